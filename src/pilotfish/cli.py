@@ -1,0 +1,263 @@
+"""The ``pilotfish`` command line.
+
+Built-in commands: ``ask``, ``run`` (alias of ask that requires ``--config``), ``chat``,
+``plugins``, ``models``. The groups ``eval`` and ``train`` are filled by plugins, and any
+installed plugin can add commands through the ``register_commands`` hook.
+
+Exit codes: 0 success, 1 a pilotfish error (message on stderr, no traceback), 2 bad usage,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from pilotfish.core.errors import PilotfishError
+
+
+class PilotfishGroup(click.Group):
+    """Turns pilotfish errors into one-line messages and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PilotfishError as exc:
+            if os.environ.get("PILOTFISH_DEBUG"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=PilotfishGroup)
+@click.version_option(package_name="pilotfish")
+def cli() -> None:
+    """pilotfish: small models helping large language models."""
+
+
+@cli.group(name="eval", cls=PilotfishGroup)
+def eval_group() -> None:
+    """Evaluate retrieval, verification and other plugins."""
+
+
+@cli.group(name="train", cls=PilotfishGroup)
+def train_group() -> None:
+    """Train the small models plugins use."""
+
+
+def _config_option(f: Any) -> Any:
+    return click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
+                        help="pilotfish.toml (default: ./pilotfish.toml or [tool.pilotfish] in ./pyproject.toml)")(f)
+
+
+def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, ...], extra_options: dict[str, dict[str, Any]] | None = None) -> Any:
+    from pilotfish.core.config import load_config
+    from pilotfish.core.pilot import Pilot
+
+    config = load_config(config_path)
+    return Pilot(model=model, plugins=list(plugins), config=config, options=extra_options)
+
+
+def print_trace(answer: Any) -> None:
+    click.echo("\ntrace:", err=True)
+    for ev in answer.trace:
+        extra = f"  {ev.error}" if ev.error else ""
+        click.echo(f"  {ev.hook:<16} {ev.plugin:<24} {ev.duration_s * 1000:9.2f} ms  {ev.status}{extra}", err=True)
+    for model, u in answer.usage.models.items():
+        click.echo(
+            f"  model {model}: {u.calls} call(s), {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, "
+            f"{u.latency_s:.2f} s",
+            err=True,
+        )
+
+
+def print_answer(answer: Any, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps(answer_to_json(answer), indent=2, default=str))
+        return
+    click.echo(answer.text)
+    if answer.documents:
+        click.echo("\nsources:")
+        for i, doc in enumerate(answer.documents, start=1):
+            title = f" {doc.title}" if doc.title else ""
+            click.echo(f"  [{i}] {doc.doc_id}{title}")
+    failed = answer.failed_verdicts
+    if answer.verdicts:
+        click.echo(f"\nverification: {len(answer.verdicts) - len(failed)}/{len(answer.verdicts)} passed")
+        for v in failed:
+            click.echo(f"  [{v.label}] {v.claim or v.message} ({v.verifier})")
+    for r in answer.repairs:
+        click.echo(f"repair round {r.round}: {r.action} by {r.plugin}")
+
+
+def answer_to_json(answer: Any) -> dict[str, Any]:
+    return {
+        "text": answer.text,
+        "route": answer.route.model if answer.route else None,
+        "documents": [{"id": d.id, "doc_id": d.doc_id, "title": d.title, "score": d.score, "text": d.text} for d in answer.documents],
+        "verdicts": [{"verifier": v.verifier, "passed": v.passed, "label": v.label, "claim": v.claim, "score": v.score,
+                      "evidence": v.evidence, "document_id": v.document_id} for v in answer.verdicts],
+        "repairs": [{"round": r.round, "plugin": r.plugin, "action": r.action, "before": r.before, "after": r.after} for r in answer.repairs],
+        "usage": {m: vars(u) for m, u in answer.usage.models.items()},
+        "latency_s": answer.latency_s,
+    }
+
+
+def _ask_options(f: Any) -> Any:
+    for opt in reversed([
+        _config_option,
+        click.option("--model", "-m", default=None, help="model id (default from config: smollm2-135m)"),
+        click.option("--plugin", "-p", "plugins", multiple=True, help="enable a plugin by name (repeatable)"),
+        click.option("--max-tokens", type=click.IntRange(min=1), default=None),
+        click.option("--temperature", type=click.FloatRange(min=0), default=None),
+        click.option("--system", default=None, help="system prompt"),
+        click.option("--trace", is_flag=True, help="print the hook trace and model usage to stderr"),
+        click.option("--json", "as_json", is_flag=True, help="print the answer as JSON"),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], max_tokens: int | None,
+         temperature: float | None, system: str | None, trace: bool, as_json: bool) -> None:
+    if not question.strip():
+        raise click.UsageError("the question is empty")
+    pilot = build_pilot(config_path, model, plugins)
+    answer = pilot.run(question, max_tokens=max_tokens, temperature=temperature, system=system)
+    print_answer(answer, as_json)
+    if trace:
+        print_trace(answer)
+
+
+@cli.command()
+@click.argument("question")
+@_ask_options
+def ask(**kwargs: Any) -> None:
+    """Answer one QUESTION with the configured chain of plugins."""
+    _ask(**kwargs)
+
+
+@cli.command(name="run")
+@click.argument("question")
+@_ask_options
+def run_command(**kwargs: Any) -> None:
+    """Run the chain a config file describes on one QUESTION (like ask)."""
+    _ask(**kwargs)
+
+
+@cli.command()
+@_config_option
+@click.option("--model", "-m", default=None)
+@click.option("--plugin", "-p", "plugins", multiple=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None)
+@click.option("--trace", is_flag=True)
+def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], max_tokens: int | None, trace: bool) -> None:
+    """Chat interactively; answers stream as they are generated. Empty line or Ctrl-D quits."""
+    pilot = build_pilot(config_path, model, plugins)
+    history: list[dict[str, str]] = []
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        if not line.strip():
+            if interactive:
+                break
+            continue
+        if line.strip() in ("/quit", "/exit"):
+            break
+        history.append({"role": "user", "content": line})
+        click.echo("pilotfish> ", nl=False)
+        stream = pilot.stream(list(history), max_tokens=max_tokens)
+        for chunk in stream:
+            click.echo(chunk, nl=False)
+        click.echo()
+        answer = stream.answer
+        assert answer is not None
+        if answer.text != "".join([]) and answer.repairs:
+            click.echo(f"(repaired) {answer.text}")
+        if answer.documents:
+            click.echo("sources: " + "; ".join(f"[{i}] {d.doc_id}" for i, d in enumerate(answer.documents, 1)))
+        if trace:
+            print_trace(answer)
+        history.append({"role": "assistant", "content": answer.text})
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def plugins(as_json: bool) -> None:
+    """List installed plugins, the hooks each implements and the distribution it comes from."""
+    from pilotfish.core.manager import DEFAULT_PLUGINS, hooks_of, installed_plugins
+
+    rows = []
+    for name, info in sorted(installed_plugins().items()):
+        try:
+            obj = info.load()
+            hooks = hooks_of(obj)
+            error = None
+        except PilotfishError as exc:
+            hooks, error = [], str(exc)
+        rows.append({"name": name, "dist": info.dist, "version": info.version, "value": info.value,
+                     "hooks": hooks, "default": name in DEFAULT_PLUGINS, "error": error})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        dist = f"{r['dist']} {r['version'] or ''}".strip()
+        flag = " (always on)" if r["default"] else ""
+        click.echo(f"{r['name']}{flag}  [{dist}]  {r['value']}")
+        click.echo(f"    hooks: {', '.join(r['hooks']) or '-'}")
+        if r["error"]:
+            click.echo(f"    error: {r['error']}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def models(as_json: bool) -> None:
+    """List known model ids and aliases, and whether each is available offline."""
+    from pilotfish.core.models import registry
+
+    reg = registry()
+    seen = {}
+    for spec in reg.models.values():
+        seen[spec.id] = spec
+    rows = [{"id": s.id, "aliases": list(s.aliases), "kind": s.kind, "available": s.is_available(),
+             "description": s.description} for s in seen.values()]
+    schemes = [{"scheme": f"{p}:<...>", "description": s.description} for p, s in reg.schemes.items()]
+    if as_json:
+        click.echo(json.dumps({"models": rows, "schemes": schemes}, indent=2))
+        return
+    for r in rows:
+        aliases = f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else ""
+        state = "available offline" if r["available"] else "not installed"
+        click.echo(f"{r['id']:<16} {r['kind']:<10} {state:<18} {r['description']}{aliases}")
+    for s in schemes:
+        click.echo(f"{s['scheme']:<16} {s['description']}")
+
+
+def _load_plugin_commands() -> None:
+    from pilotfish.core.manager import discovery_manager
+
+    try:
+        discovery_manager().hook.register_commands(cli=cli)
+    except PilotfishError as exc:
+        click.echo(f"Warning: {exc}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _load_plugin_commands()
+    start = time.perf_counter()
+    try:
+        cli.main(args=argv, prog_name="pilotfish", standalone_mode=True)
+    finally:
+        if os.environ.get("PILOTFISH_TIMING"):
+            click.echo(f"[{time.perf_counter() - start:.2f} s]", err=True)

@@ -1,0 +1,1 @@
+"""The pilotfish host core."""

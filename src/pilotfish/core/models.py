@@ -1,0 +1,401 @@
+"""The model layer: what a plugin can ask of a model, and one shared instance per model id.
+
+- :class:`LanguageModel`: text or chat messages in, :class:`~pilotfish.Generation` out.
+- :class:`WhiteBoxModel`: also exposes its tokenizer and next-token logits with a KV cache
+  (speculative and contrastive decoding, proxy-tuning, perplexity, white-box distillation).
+- :class:`Embedder`: texts in, unit-norm vectors out (retrieval, similarity, BERTScore).
+
+Ids: ``hf:<path or hub id>``, the packaged aliases (``smollm2-135m``, ``gemma3-270m``,
+``minilm``), ``fake`` (deterministic, for tests), and whatever plugins register through the
+``register_models`` hook. :func:`get_model` loads each id once per process, under a per-id
+lock, and every plugin that names the id gets the same object.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError, ModelError, ModelNotFoundError
+from .types import Generation, Message, Usage
+
+Prompt = str | Sequence[Message]
+
+_current_usage: contextvars.ContextVar[Usage | None] = contextvars.ContextVar("pilotfish_usage", default=None)
+
+
+def current_usage() -> Usage | None:
+    return _current_usage.get()
+
+
+@dataclass
+class GenerationParams:
+    max_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+            raise InputError(f"max_tokens must be a positive integer, got {self.max_tokens!r}")
+        if self.temperature < 0:
+            raise InputError(f"temperature must be >= 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if isinstance(self.stop, str):
+            self.stop = [self.stop]
+        self.stop = [s for s in self.stop if s]
+
+
+def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the first stop sequence; say whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    if cut >= 0:
+        return text[:cut], True
+    return text, False
+
+
+def normalize_prompt(prompt: Prompt) -> list[Message]:
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise InputError("the prompt is empty")
+        return [{"role": "user", "content": prompt}]
+    messages = [dict(m) for m in prompt]
+    if not messages:
+        raise InputError("no messages given")
+    return messages
+
+
+class LanguageModel:
+    """Text or chat in, :class:`Generation` out.
+
+    Subclasses implement :meth:`_generate`; :meth:`generate` validates parameters and
+    accounts tokens, calls and latency to the current run's usage.
+    """
+
+    model_id: str = "model"
+    white_box: bool = False
+    context_window: int | None = None
+
+    def generate(
+        self,
+        prompt: Prompt,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: Sequence[str] | str | None = None,
+        seed: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+        logits_processors: Sequence[Any] | None = None,
+        logprobs: bool = True,
+    ) -> Generation:
+        params = GenerationParams(max_tokens, float(temperature), float(top_p), list(stop or []) if not isinstance(stop, str) else [stop], seed)
+        messages = normalize_prompt(prompt)
+        start = time.perf_counter()
+        gen = self._generate(messages, params, on_token=on_token, logits_processors=list(logits_processors or []))
+        gen.latency_s = time.perf_counter() - start
+        gen.model = gen.model or self.model_id
+        usage = _current_usage.get()
+        if usage is not None:
+            usage.record(self.model_id, gen.prompt_tokens, gen.completion_tokens, gen.latency_s)
+        return gen
+
+    def _generate(
+        self,
+        messages: list[Message],
+        params: GenerationParams,
+        *,
+        on_token: Callable[[str], None] | None,
+        logits_processors: list[Any],
+    ) -> Generation:
+        raise NotImplementedError
+
+    def stream(self, prompt: Prompt, **kwargs: Any) -> Iterator[str]:
+        """Yield text chunks as the model produces them."""
+        q: queue.Queue[Any] = queue.Queue()
+        done = object()
+        ctx = contextvars.copy_context()
+
+        def work() -> None:
+            try:
+                self.generate(prompt, on_token=q.put, **kwargs)
+            except BaseException as exc:  # re-raised in the consumer
+                q.put(_Raise(exc))
+            finally:
+                q.put(done)
+
+        threading.Thread(target=ctx.run, args=(work,), daemon=True).start()
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, _Raise):
+                raise item.exc
+            yield item
+
+    def generate_batch(self, prompts: Sequence[Prompt], **kwargs: Any) -> list[Generation]:
+        """Generate for several prompts; local models override this to batch on the device."""
+        return [self.generate(p, **kwargs) for p in prompts]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model_id!r}>"
+
+
+class _Raise:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+class WhiteBoxModel(LanguageModel):
+    """A language model with a tokenizer and next-token logits (KV cache reused across calls)."""
+
+    white_box = True
+    tokenizer: Any = None
+    vocab_size: int = 0
+    eos_token_ids: tuple[int, ...] = ()
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: Sequence[int]) -> str:
+        raise NotImplementedError
+
+    def prompt_ids(self, prompt: Prompt) -> list[int]:
+        """Token ids of a prompt as the model sees it (chat template applied where there is one)."""
+        raise NotImplementedError
+
+    def next_token_logits(self, input_ids: Sequence[int], past: Any = None) -> tuple[Any, Any]:
+        """Logits for the token after ``input_ids`` and the updated KV cache.
+
+        With ``past`` (the cache returned by a previous call), only the ids not yet in the
+        cache are run through the model. Returns ``(logits: FloatTensor[vocab], past)``.
+        """
+        raise NotImplementedError
+
+    def token_logprobs(self, text: str, prefix: str = "") -> list[float]:
+        """Log-probability of each token of ``text`` given ``prefix`` (perplexity scoring)."""
+        raise NotImplementedError
+
+
+class Embedder:
+    """Texts in, L2-normalised vectors out."""
+
+    model_id: str = "embedder"
+    dimension: int = 0
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> Any:
+        raise NotImplementedError
+
+
+class FakeModel(LanguageModel):
+    """A deterministic model for tests of the host and of plugins (no weights, no torch).
+
+    Args:
+        responses: a list of replies used in turn (cycled), or a callable
+            ``messages -> str``; by default the reply is ``"echo: <last user message>"``.
+        logprob: the log-probability reported for every token.
+
+    Tokens are whitespace-separated words; streaming yields them one by one.
+    """
+
+    def __init__(
+        self,
+        responses: Sequence[str] | Callable[[list[Message]], str] | None = None,
+        *,
+        model_id: str = "fake",
+        logprob: float = -0.1,
+        context_window: int = 4096,
+    ):
+        self.model_id = model_id
+        self._responses = responses
+        self._i = 0
+        self._lock = threading.Lock()
+        self.logprob = logprob
+        self.context_window = context_window
+        self.calls: list[list[Message]] = []
+
+    def _reply(self, messages: list[Message]) -> str:
+        if callable(self._responses):
+            return self._responses(messages)
+        if self._responses:
+            with self._lock:
+                reply = self._responses[self._i % len(self._responses)]
+                self._i += 1
+            return reply
+        last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        return f"echo: {last}"
+
+    def _generate(self, messages, params, *, on_token, logits_processors):  # type: ignore[no-untyped-def]
+        with self._lock:
+            self.calls.append(messages)
+        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        if prompt_tokens > self.context_window:
+            from .errors import ContextLengthError
+
+            raise ContextLengthError(
+                f"the prompt is {prompt_tokens} tokens; {self.model_id} accepts {self.context_window}"
+            )
+        words = self._reply(messages).split(" ")
+        out: list[str] = []
+        finish = "stop"
+        for i, word in enumerate(words):
+            if i >= params.max_tokens:
+                finish = "length"
+                break
+            piece = word if i == 0 else " " + word
+            candidate, hit = apply_stop("".join(out) + piece, params.stop)
+            if hit:
+                if on_token and len(candidate) > len("".join(out)):
+                    on_token(candidate[len("".join(out)):])
+                out = [candidate]
+                break
+            out.append(piece)
+            if on_token:
+                on_token(piece)
+        text = "".join(out)
+        n = len(text.split())
+        return Generation(
+            text=text,
+            model=self.model_id,
+            tokens=text.split(),
+            logprobs=[self.logprob] * n,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=n,
+            finish_reason=finish,
+        )
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelSpec:
+    id: str
+    factory: Callable[[], Any]
+    description: str = ""
+    kind: str = "causal-lm"
+    available: Callable[[], bool] | None = None
+    aliases: tuple[str, ...] = ()
+
+    def is_available(self) -> bool:
+        try:
+            return bool(self.available()) if self.available else True
+        except Exception:
+            return False
+
+
+@dataclass
+class SchemeSpec:
+    prefix: str
+    factory: Callable[[str], Any]
+    description: str = ""
+
+
+class ModelRegistry:
+    """What ``register_models`` implementations receive.
+
+    ``register("my-model", factory, description="...")`` adds a named model;
+    ``register.scheme("openai", factory)`` handles every id of the form ``openai:<name>``.
+    """
+
+    def __init__(self) -> None:
+        self.models: dict[str, ModelSpec] = {}
+        self.schemes: dict[str, SchemeSpec] = {}
+
+    def __call__(
+        self,
+        model_id: str,
+        factory: Callable[[], Any],
+        *,
+        description: str = "",
+        kind: str = "causal-lm",
+        available: Callable[[], bool] | None = None,
+        aliases: Sequence[str] = (),
+    ) -> None:
+        spec = ModelSpec(model_id, factory, description, kind, available, tuple(aliases))
+        for name in (model_id, *aliases):
+            self.models[name] = spec
+
+    def scheme(self, prefix: str, factory: Callable[[str], Any], description: str = "") -> None:
+        self.schemes[prefix] = SchemeSpec(prefix, factory, description)
+
+    def resolve(self, model_id: str) -> tuple[str, Callable[[], Any]]:
+        """(canonical id, factory) for an id, or a clear error listing what is known."""
+        if model_id in self.models:
+            spec = self.models[model_id]
+            return spec.id, spec.factory
+        prefix, sep, rest = model_id.partition(":")
+        if sep and prefix in self.schemes:
+            if not rest:
+                raise ModelNotFoundError(f"model id {model_id!r} has nothing after '{prefix}:'")
+            factory = self.schemes[prefix].factory
+            return model_id, lambda: factory(rest)
+        known = sorted({s.id for s in self.models.values()})
+        schemes = sorted(f"{p}:<...>" for p in self.schemes)
+        raise ModelNotFoundError(
+            f"unknown model {model_id!r}; known models: {', '.join(known)}; id forms: {', '.join(schemes)}"
+        )
+
+
+_registry: ModelRegistry | None = None
+_registry_lock = threading.Lock()
+_instances: dict[str, Any] = {}
+_instance_locks: dict[str, threading.Lock] = {}
+
+
+def registry(refresh: bool = False) -> ModelRegistry:
+    """The process-wide registry, filled once by every installed plugin's ``register_models``."""
+    global _registry
+    with _registry_lock:
+        if _registry is None or refresh:
+            from .manager import _current_trace, discovery_manager
+
+            reg = ModelRegistry()
+            token = _current_trace.set(None)  # process-wide set-up, not part of any run's trace
+            try:
+                discovery_manager().hook.register_models(register=reg)
+            finally:
+                _current_trace.reset(token)
+            _registry = reg
+        return _registry
+
+
+def get_model(model: str | Any) -> Any:
+    """The shared instance for a model id (loaded on first use), or ``model`` itself if it is one."""
+    if not isinstance(model, str):
+        return model
+    if not model.strip():
+        raise ModelNotFoundError("empty model id")
+    canonical, factory = registry().resolve(model)
+    if canonical in _instances:
+        return _instances[canonical]
+    with _registry_lock:
+        lock = _instance_locks.setdefault(canonical, threading.Lock())
+    with lock:
+        if canonical not in _instances:
+            try:
+                instance = factory()
+            except ModelError:
+                raise
+            except ImportError as exc:
+                from .errors import MissingDependencyError
+
+                raise MissingDependencyError(exc.name or str(exc), "models", f"model {model!r}") from exc
+            _instances[canonical] = instance
+        return _instances[canonical]
+
+
+def loaded_models() -> dict[str, Any]:
+    return dict(_instances)
+
+
+def clear_models() -> None:
+    """Forget every loaded model (tests)."""
+    _instances.clear()

@@ -1,0 +1,1 @@
+"""pilotfish retrievers."""
