@@ -58,12 +58,33 @@ def _config_option(f: Any) -> Any:
                         help="pilotfish.toml (default: ./pilotfish.toml or [tool.pilotfish] in ./pyproject.toml)")(f)
 
 
-def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, ...], extra_options: dict[str, dict[str, Any]] | None = None) -> Any:
+INDEX_MANIFEST = "index.json"
+"""Written by ``pilotfish index DIR``: ``{"retrievers": [plugin names], ...}``."""
+
+
+def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, ...],
+                extra_options: dict[str, dict[str, Any]] | None = None, index: str | None = None) -> Any:
+    """The Pilot for a CLI command: config file, then command-line flags.
+
+    With ``--index DIR`` and no retriever enabled, the retrievers recorded in the index's
+    manifest (``DIR/index.json``) are enabled.
+    """
+    from pathlib import Path
+
     from pilotfish.core.config import load_config
     from pilotfish.core.pilot import Pilot
 
     config = load_config(config_path)
-    return Pilot(model=model, plugins=list(plugins), config=config, options=extra_options)
+    plugins_list = list(plugins)
+    if index is not None:
+        manifest = Path(index) / INDEX_MANIFEST
+        if not manifest.is_file():
+            raise PilotfishError(f"no index at {index!r} (missing {INDEX_MANIFEST}); build one with: pilotfish index DIR --out {index}")
+        config = config.model_copy(update={"index": str(Path(index).resolve())})
+        recorded = json.loads(manifest.read_text()).get("retrievers", [])
+        if not any(r in config.plugins or r in plugins_list for r in recorded):
+            plugins_list += [r for r in recorded if r not in plugins_list]
+    return Pilot(model=model, plugins=plugins_list, config=config, options=extra_options)
 
 
 def print_trace(answer: Any) -> None:
@@ -116,6 +137,7 @@ def _ask_options(f: Any) -> Any:
         _config_option,
         click.option("--model", "-m", default=None, help="model id (default from config: smollm2-135m)"),
         click.option("--plugin", "-p", "plugins", multiple=True, help="enable a plugin by name (repeatable)"),
+        click.option("--index", "-i", type=click.Path(file_okay=False), default=None, help="answer from this RAG index (built by `pilotfish index`)"),
         click.option("--max-tokens", type=click.IntRange(min=1), default=None),
         click.option("--temperature", type=click.FloatRange(min=0), default=None),
         click.option("--system", default=None, help="system prompt"),
@@ -126,11 +148,11 @@ def _ask_options(f: Any) -> Any:
     return f
 
 
-def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], max_tokens: int | None,
-         temperature: float | None, system: str | None, trace: bool, as_json: bool) -> None:
+def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], index: str | None,
+         max_tokens: int | None, temperature: float | None, system: str | None, trace: bool, as_json: bool) -> None:
     if not question.strip():
         raise click.UsageError("the question is empty")
-    pilot = build_pilot(config_path, model, plugins)
+    pilot = build_pilot(config_path, model, plugins, index=index)
     answer = pilot.run(question, max_tokens=max_tokens, temperature=temperature, system=system)
     print_answer(answer, as_json)
     if trace:
@@ -157,11 +179,13 @@ def run_command(**kwargs: Any) -> None:
 @_config_option
 @click.option("--model", "-m", default=None)
 @click.option("--plugin", "-p", "plugins", multiple=True)
+@click.option("--index", "-i", type=click.Path(file_okay=False), default=None, help="answer from this RAG index")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=None)
 @click.option("--trace", is_flag=True)
-def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], max_tokens: int | None, trace: bool) -> None:
+def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], index: str | None, max_tokens: int | None,
+         trace: bool) -> None:
     """Chat interactively; answers stream as they are generated. Empty line or Ctrl-D quits."""
-    pilot = build_pilot(config_path, model, plugins)
+    pilot = build_pilot(config_path, model, plugins, index=index)
     history: list[dict[str, str]] = []
     interactive = sys.stdin.isatty()
     while True:

@@ -65,6 +65,8 @@ class PilotConfig(BaseModel):
     max_repair_rounds: int = Field(2, ge=0)
     on_error: Literal["raise", "skip"] = "raise"
     system_prompt: str | None = None
+    index: str | None = None
+    """The RAG index directory retrievers read (``pilotfish index DIR`` builds it)."""
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)
     path: Path | None = Field(None, exclude=True)
