@@ -382,7 +382,8 @@ class SentenceEmbedder(Embedder):
             raise ModelError(f"could not load embedder {path!r}: {str(exc).splitlines()[0]}") from None
         self.model_id = model_id or f"st:{path}"
         self.path = path
-        self.dimension = int(self.model.get_sentence_embedding_dimension() or 0)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(get_dim() or 0)
         self.tokenizer = self.model.tokenizer
         self._lock = threading.Lock()
 

@@ -194,3 +194,66 @@ def repair(
     Call mode: *first result wins*. Return a :class:`~pilotfish.RepairResult` (new text and what
     was done) or ``None`` to pass. The loop stops when nobody repairs or every verdict passes.
     """
+
+
+# --- data tools (issue 5) -------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def synthesize(method: str, records: list[Any], params: dict[str, Any], model: Any, pilot: Pilot) -> Any | None:
+    """Make or label training data with a model.
+
+    When: by ``pilotfish synthesize METHOD`` and :func:`pilotfish.data.run_synthesis`, once per
+    call (the engine may call it once per shard).
+
+    Call mode: *first result wins*. The built-in ``synthesis`` plugin (``trylast``) handles the
+    methods ``scratch``, ``label`` and ``paraphrase``; a plugin adds a method by returning a
+    result for its own name and ``None`` for the others.
+
+    Args:
+        method: what to do (``"scratch"``, ``"label"``, ``"paraphrase"``, or a plugin's own).
+        records: the input records (JSONL dicts with ``text``; empty for ``scratch``).
+        params: the method's parameters (``labels``, ``task``, ``n``, ...).
+        model: the model id or object that writes or labels.
+
+    Returns: a :class:`pilotfish.data.synthesis.SynthesisResult` (records with provenance and a
+    report that counts unparseable outputs), or ``None`` to pass.
+    """
+
+
+@hookspec
+def score_examples(records: list[Any], pilot: Pilot) -> dict[str, list[Any]] | None:
+    """Score records for curation.
+
+    When: by ``pilotfish curate`` and :func:`pilotfish.data.curation.score`, once per call (the
+    engine may call it once per shard).
+
+    Call mode: *all results collected*. Each scorer returns columns, ``{"perplexity": [...]}``,
+    one value per record in order; the host merges them into each record's ``scores`` and the
+    selection rule reads them.
+
+    Args:
+        records: the records to score (dicts with ``text``, maybe ``response``, ``label``).
+    """
+
+
+@hookspec(firstresult=True)
+def distill(task: str, records: list[Any], teacher: Any, student: Any, params: dict[str, Any], pilot: Pilot) -> Any | None:
+    """Train a student from a teacher.
+
+    When: by ``pilotfish distill`` and :func:`pilotfish.data.distill.run_distill`, once.
+
+    Call mode: *first result wins*. The built-in ``distillers`` plugin (``trylast``) handles
+    ``classification`` (teacher labels, MiniLM student), ``generation`` (teacher answers, causal
+    LM student, supervised fine-tuning) and ``whitebox`` (KL on the teacher's token
+    distributions, same-tokenizer student).
+
+    Args:
+        task: the kind of distillation.
+        records: training inputs (dicts with ``text``).
+        teacher, student: model ids (or objects) of the teacher and of the student to train.
+        params: task parameters (``labels``, ``steps``, ``out`` directory, ...).
+
+    Returns: a :class:`pilotfish.data.distill.DistillResult` (student, metrics, saved path), or
+    ``None`` to pass.
+    """

@@ -162,7 +162,8 @@ class PluginManager(pluggy.PluginManager):
         try:
             registered = super().register(plugin, name)
         except pluggy.PluginValidationError as exc:
-            raise PluginError(name, None, f"does not match the hook specification: {exc}") from None
+            detail = "; ".join(line.strip() for line in str(exc).splitlines())
+            raise PluginError(name, None, f"does not match the hook specification: {detail}") from None
         except ValueError as exc:
             raise PluginError(name, None, str(exc)) from None
         if registered is None:
@@ -180,7 +181,8 @@ class PluginManager(pluggy.PluginManager):
         except pluggy.PluginValidationError as exc:
             plugin = getattr(exc, "plugin", None)
             raise PluginError(
-                self.get_name(plugin) or "?", None, f"implements a hook that does not exist: {exc}"
+                self.get_name(plugin) or "?", None,
+                "implements a hook that does not exist: " + "; ".join(str(exc).splitlines()),
             ) from None
 
     def plugin_names(self) -> list[str]:
@@ -302,6 +304,16 @@ class Hooks:
         return self._pm.hook.repair(
             request=request, text=text, verdicts=verdicts, documents=documents, round=round, pilot=pilot
         )
+
+    def synthesize(self, method: str, records: list[Any], params: dict[str, Any], model: Any, pilot: Any) -> Any:
+        return self._pm.hook.synthesize(method=method, records=records, params=params, model=model, pilot=pilot)
+
+    def score_examples(self, records: list[Any], pilot: Any) -> list[dict[str, list[Any]]]:
+        return [c for c in self._pm.hook.score_examples(records=records, pilot=pilot) if c]
+
+    def distill(self, task: str, records: list[Any], teacher: Any, student: Any, params: dict[str, Any], pilot: Any) -> Any:
+        return self._pm.hook.distill(task=task, records=records, teacher=teacher, student=student, params=params,
+                                     pilot=pilot)
 
 
 def instantiate(name: str, obj: Any, options: dict[str, Any] | None) -> Any:

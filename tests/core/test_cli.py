@@ -1,0 +1,73 @@
+"""The pilotfish CLI, run as a user would (subprocess for exit codes, CliRunner for speed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from pilotfish.cli import cli
+
+
+def run(*args, input=None):
+    return subprocess.run([sys.executable, "-m", "pilotfish", *args], capture_output=True, text=True, input=input)
+
+
+def test_ask_with_trace_and_json():
+    r = run("ask", "-m", "fake", "hello world", "--trace")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "echo: hello world"
+    assert "generate" in r.stderr and "model fake: 1 call(s)" in r.stderr
+    r = CliRunner().invoke(cli, ["ask", "-m", "fake", "hi", "--json"])
+    data = json.loads(r.output)
+    assert data["text"] == "echo: hi" and data["route"] == "fake"
+
+
+def test_exit_codes_and_messages(tmp_path):
+    r = run("ask", "-m", "fake", "  ")
+    assert r.returncode == 2 and "the question is empty" in r.stderr
+    r = run("ask", "-m", "fake", "-p", "nope", "q")
+    assert r.returncode == 1 and "plugin 'nope' is not installed; installed plugins:" in r.stderr
+    assert "Traceback" not in r.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[pilotfish\n")
+    r = run("ask", "-c", str(bad), "q")
+    assert r.returncode == 1 and "malformed TOML" in r.stderr
+    r = run("ask", "-m", "no-such-model", "q")
+    assert r.returncode == 1 and "unknown model 'no-such-model'; known models:" in r.stderr
+    r = run("frobnicate")
+    assert r.returncode == 2
+
+
+def test_run_uses_the_config_file(tmp_path):
+    cfg = tmp_path / "pilotfish.toml"
+    cfg.write_text('[pilotfish]\nmodel = "fake"\nplugins = ["shout"]\n')
+    r = run("run", "--config", str(cfg), "hey")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "echo: HEY!"
+
+
+def test_plugins_lists_hooks_and_distribution():
+    r = CliRunner().invoke(cli, ["plugins", "--json"])
+    rows = {row["name"]: row for row in json.loads(r.output)}
+    assert rows["core"]["hooks"] == ["build_messages", "generate", "route"]
+    assert rows["core"]["dist"] == "pilotfish" and rows["core"]["default"]
+    assert rows["shout"]["dist"] == "pilotfish-shout" and rows["shout"]["hooks"] == ["before_prompt"]
+
+
+def test_models_lists_ids_aliases_and_availability():
+    r = CliRunner().invoke(cli, ["models", "--json"])
+    data = json.loads(r.output)
+    models = {m["id"]: m for m in data["models"]}
+    assert {"fake", "smollm2-135m", "gemma3-270m", "minilm"} <= set(models)
+    assert models["smollm2-135m"]["available"] and models["smollm2-135m"]["aliases"] == ["smollm2"]
+    assert models["minilm"]["kind"] == "embedder"
+    assert any(s["scheme"] == "hf:<...>" for s in data["schemes"])
+
+
+def test_chat_streams_and_keeps_history():
+    r = run("chat", "-m", "fake", input="first\nsecond\n")
+    assert r.returncode == 0, r.stderr
+    assert "pilotfish> echo: first" in r.stdout and "pilotfish> echo: second" in r.stdout
