@@ -1,0 +1,204 @@
+"""``pilotfish train colbert``: a ColBERT model trained from the packaged MiniLM on the user's corpus.
+
+Training pairs are synthesized from the corpus itself (no labelled data, never the dev sets):
+
+- headline -> first passage of the article (titles are a free, human-written query);
+- questions written by a small LM about a passage (black-box distillation, bounded: ``questions``);
+- inverse cloze: a sentence of a passage -> the passage without that sentence (cheap, teaches
+  the model to match a paraphrased fact to its context).
+
+Hard negatives are mined with BM25 (a top passage of another document). The loss is cross-entropy
+over MaxSim scores against the positive, every other in-batch passage and the hard negatives.
+Training starts from MiniLM with the same fixed random projection as the ``minilm-untrained``
+baseline, and stops after ``steps`` or ``max_minutes``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pilotfish.core.errors import InputError
+
+from .colbert import ColbertEncoder, default_model_path
+from .documents import Passage, chunk_documents, load_directory, split_sentences
+
+
+@dataclass
+class TrainConfig:
+    questions: int = 300
+    teacher: str = "smollm2-135m"
+    steps: int = 400
+    batch_size: int = 16
+    lr: float = 3e-5
+    linear_lr: float = 1e-3
+    max_minutes: float = 25.0
+    doc_maxlen: int = 128
+    ict: int = 4000
+    seed: int = 0
+    temperature: float = 1.0
+
+
+QUESTION_PROMPT = (
+    "Read the news passage and write one specific question that it answers. "
+    "Use different words from the passage. Reply with the question only.\n\nPassage: {text}"
+)
+
+
+def write_questions(passages: list[Passage], n: int, teacher: str, rng: random.Random,
+                    progress: bool = False) -> list[tuple[str, Passage]]:
+    """Questions by the small LM about ``n`` random passages (black-box distillation)."""
+    if n <= 0:
+        return []
+    from pilotfish.core.models import get_model
+
+    lm = get_model(teacher)
+    chosen = rng.sample(passages, min(n, len(passages)))
+    bar = _bar(len(chosen), "questions", progress)
+    out = []
+    for p in chosen:
+        text = " ".join(p.text.split()[:90])
+        gen = lm.generate([{"role": "user", "content": QUESTION_PROMPT.format(text=text)}], max_tokens=40,
+                          temperature=0.0, stop=["\n"])
+        q = gen.text.strip().strip('"').strip()
+        q = re.sub(r"^(question|q)\s*[:\-]\s*", "", q, flags=re.I)
+        if len(q.split()) >= 4 and q.endswith("?"):
+            out.append((q, p))
+        bar.update(1)
+    bar.close()
+    return out
+
+
+def _bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, dynamic_ncols=True)
+
+
+def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, progress: bool) -> list[tuple[str, str, str]]:
+    """(query, positive text, document id) triples from headlines, the LM's questions and inverse cloze."""
+    pairs: list[tuple[str, str, str]] = []
+    first: dict[str, Passage] = {}
+    for p in passages:
+        first.setdefault(p.doc_id, p)
+    for p in first.values():
+        if p.title:
+            pairs.append((p.title, p.text, p.doc_id))
+    for q, p in write_questions(passages, cfg.questions, cfg.teacher, rng, progress):
+        pairs.append((q, p.index_text(), p.doc_id))
+    for p in rng.sample(passages, min(cfg.ict, len(passages))):
+        sents = [(s, e) for s, e in split_sentences(p.text) if len(p.text[s:e].split()) >= 6]
+        if len(sents) < 2:
+            continue
+        s, e = rng.choice(sents)
+        query = p.text[s:e]
+        context = p.text if rng.random() < 0.1 else (p.text[:s] + p.text[e:]).strip()
+        pairs.append((query, f"{p.title}. {context}" if p.title else context, p.doc_id))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def mine_negatives(passages: list[Passage], pairs: list[tuple[str, str, str]], rng: random.Random) -> list[str]:
+    """A BM25 hard negative per pair: a top passage from another document."""
+    import bm25s
+
+    try:
+        import Stemmer
+
+        stem = Stemmer.Stemmer("english")
+    except ImportError:  # pragma: no cover
+        stem = None
+    texts = [p.index_text() for p in passages]
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stem, show_progress=False), show_progress=False)
+    vocab = retriever.vocab_dict
+    negs = []
+    for q, _, doc_id in pairs:
+        toks = [t for t in bm25s.tokenize([q], stopwords="en", stemmer=stem, show_progress=False,
+                                          return_ids=False)[0] if t in vocab]
+        cands: list[int] = []
+        if toks:
+            docs, _ = retriever.retrieve([toks], k=min(10, len(texts)), show_progress=False)
+            cands = [int(d) for d in docs[0] if passages[int(d)].doc_id != doc_id]
+        negs.append(texts[cands[0]] if cands else texts[rng.randrange(len(texts))])
+    return negs
+
+
+def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | None = None,
+          progress: bool = False) -> Path:
+    """Train and save a checkpoint; returns its directory (default: the model cache)."""
+    import torch
+
+    cfg = cfg or TrainConfig()
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    docs = load_directory(corpus).documents
+    passages = chunk_documents(docs)
+    if len(passages) < 2:
+        raise InputError("the corpus needs at least two passages to train a ColBERT model")
+    pairs = make_pairs(passages, cfg, rng, progress)
+    negs = mine_negatives(passages, pairs, rng)
+
+    enc = ColbertEncoder.untrained()
+    enc.markers, enc.augment = True, True
+    enc.meta.update({"query_augment": True, "markers": True, "trained": True, "base": "all-MiniLM-L6-v2"})
+    enc.doc_maxlen = cfg.doc_maxlen
+    enc.bert.train()
+    enc.linear.train()
+    opt = torch.optim.AdamW([{"params": enc.bert.parameters(), "lr": cfg.lr},
+                             {"params": enc.linear.parameters(), "lr": cfg.linear_lr}], weight_decay=0.01)
+    bs = min(cfg.batch_size, len(pairs))
+    start = time.monotonic()
+    bar = _bar(cfg.steps, "train colbert", progress)
+    step, order = 0, list(range(len(pairs)))
+    pos = 0
+    while step < cfg.steps and time.monotonic() - start < cfg.max_minutes * 60:
+        if pos + bs > len(order):
+            rng.shuffle(order)
+            pos = 0
+        batch = order[pos:pos + bs]
+        pos += bs
+        loss = _step(enc, [pairs[i][0] for i in batch], [pairs[i][1] for i in batch], [negs[i] for i in batch],
+                     cfg.temperature)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(enc.bert.parameters()) + list(enc.linear.parameters()), 1.0)
+        opt.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    enc.bert.eval()
+    enc.linear.eval()
+    enc.doc_maxlen = 180
+    enc.meta["steps"] = step
+    target = Path(out) if out else default_model_path()
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    enc.save(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target
+
+
+def _step(enc: ColbertEncoder, queries: list[str], positives: list[str], negatives: list[str], temp: float) -> Any:
+    torch = enc.torch
+    qi, qm = enc._tokenize(queries, enc.query_maxlen, enc.q_marker, enc.augment)
+    q = enc.forward(qi, qm) * qm.unsqueeze(-1)
+    di, dm = enc._tokenize(positives + negatives, enc.doc_maxlen, enc.d_marker, False)
+    d = enc.forward(di, dm)
+    keep = enc.doc_mask(di, dm).unsqueeze(-1)
+    d = d * keep
+    sim = torch.einsum("qtd,nsd->qnts", q, d)  # [B, 2B, qlen, dlen]
+    sim = sim.masked_fill(~keep.squeeze(-1)[None, :, None, :], -1e4)
+    scores = sim.max(-1).values.sum(-1)  # MaxSim
+    labels = torch.arange(len(queries))
+    return torch.nn.functional.cross_entropy(scores / temp, labels)

