@@ -21,9 +21,10 @@ This module is also the ``integrations`` plugin (entry point): ``register_models
 schemes ``openai:<model>[@<base url>]``, ``langchain:<module>:<attr>`` and
 ``llamaindex:<module>:<attr>``; ``register_commands`` adds ``pilotfish serve``. It imports
 FastAPI, uvicorn, openai and LangChain only when they are used.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: FastAPI reads the handlers' annotations
+(``request: Request``, imported lazily inside :func:`create_app`) at run time.
+"""
 
 import asyncio
 import json
@@ -415,7 +416,7 @@ class ServerThread:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> ServerThread:
+    def start(self) -> "ServerThread":
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
@@ -428,7 +429,7 @@ class ServerThread:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> "ServerThread":
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
