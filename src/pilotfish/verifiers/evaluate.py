@@ -1,0 +1,195 @@
+"""Metrics for claim verification, and ``pilotfish eval verify``.
+
+- AUROC of supported-vs-not from the score P(supported) (threshold-free).
+- Balanced accuracy of supported-vs-not at a threshold that is either fixed (``--threshold``
+  or ``threshold`` in the ``[pilotfish.plugin.entailment]`` table of ``--config``) or chosen
+  by two-fold cross-fitting: the claims are split into two halves (even / odd positions after a
+  seeded shuffle), the threshold that maximises balanced accuracy on one half is applied to the
+  other, so no claim is judged with a threshold tuned on itself.
+- 3-way macro-F1 and per-label precision / recall / F1 with the verifier's own rule
+  (supported at the threshold, else contradicted or unsupported by the larger probability).
+- Claims per second: claims scored / wall time of scoring (the model is loaded before).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pilotfish.core.errors import InputError
+
+LABELS = ("supported", "contradicted", "unsupported")
+
+
+def read_claims(path: str | Path) -> list[dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"claims file {p} does not exist")
+    rows = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p}:{n}: not valid JSON ({exc.msg})") from None
+        missing = [k for k in ("context", "claim", "label") if k not in row]
+        if missing:
+            raise InputError(f"{p}:{n}: missing {', '.join(missing)} (each line needs context, claim, label)")
+        if row["label"] not in LABELS:
+            raise InputError(f"{p}:{n}: label {row['label']!r} is not one of {', '.join(LABELS)}")
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{p} holds no claims")
+    return rows
+
+
+def auroc(y: Sequence[int], s: Sequence[float]) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties)."""
+    y_arr, s_arr = np.asarray(y), np.asarray(s, dtype=float)
+    pos, neg = int(y_arr.sum()), int(len(y_arr) - y_arr.sum())
+    if pos == 0 or neg == 0:
+        return float("nan")
+    order = np.argsort(s_arr, kind="mergesort")
+    ranks = np.empty(len(s_arr))
+    sorted_s = s_arr[order]
+    i = 0
+    while i < len(sorted_s):
+        j = i
+        while j + 1 < len(sorted_s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[y_arr == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def balanced_accuracy(y: Sequence[int], pred: Sequence[int]) -> float:
+    y_arr, p_arr = np.asarray(y), np.asarray(pred)
+    tpr = float((p_arr[y_arr == 1] == 1).mean()) if (y_arr == 1).any() else 0.0
+    tnr = float((p_arr[y_arr == 0] == 0).mean()) if (y_arr == 0).any() else 0.0
+    return (tpr + tnr) / 2
+
+
+def best_threshold(y: Sequence[int], s: Sequence[float]) -> float:
+    """The threshold maximising balanced accuracy (midpoint between neighbouring scores)."""
+    vals = sorted(set(float(x) for x in s))
+    cands = [vals[0] - 1e-6] + [(a + b) / 2 for a, b in zip(vals, vals[1:], strict=False)] + [vals[-1] + 1e-6]
+    return max(cands, key=lambda t: (balanced_accuracy(y, [int(x >= t) for x in s]), -abs(t - 0.5)))
+
+
+def three_way(p_sup: float, p_con: float, threshold: float) -> str:
+    if p_sup >= threshold:
+        return "supported"
+    return "contradicted" if p_con >= max(0.0, 1.0 - p_sup - p_con) else "unsupported"
+
+
+def per_label_report(gold: Sequence[str], pred: Sequence[str]) -> tuple[dict[str, dict[str, float]], float]:
+    out = {}
+    for label in LABELS:
+        tp = sum(1 for g, p in zip(gold, pred, strict=False) if g == label and p == label)
+        n_pred = sum(1 for p in pred if p == label)
+        n_gold = sum(1 for g in gold if g == label)
+        prec = tp / n_pred if n_pred else 0.0
+        rec = tp / n_gold if n_gold else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        out[label] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4), "support": n_gold}
+    return out, float(np.mean([out[label]["f1"] for label in LABELS]))
+
+
+def metrics(gold: Sequence[str], p_sup: Sequence[float], p_con: Sequence[float], seconds: float,
+            threshold: float | None = None, seed: int = 0) -> dict[str, Any]:
+    """The full report; ``threshold=None`` cross-fits it on two halves (see the module docstring)."""
+    y = [int(g == "supported") for g in gold]
+    n = len(gold)
+    thresholds = [threshold] * n if threshold is not None else [0.0] * n
+    how = f"fixed at {threshold}" if threshold is not None else "cross-fitted on the other half"
+    if threshold is None:
+        idx = list(range(n))
+        random.Random(seed).shuffle(idx)
+        halves = [idx[0::2], idx[1::2]]
+        chosen = []
+        for a, b in ((0, 1), (1, 0)):
+            fit = halves[a] if halves[a] else halves[b]
+            t = best_threshold([y[i] for i in fit], [p_sup[i] for i in fit])
+            chosen.append(t)
+            for i in halves[b]:
+                thresholds[i] = t
+        how += f" (thresholds {chosen[0]:.3f} / {chosen[1]:.3f})"
+    pred_bin = [int(p_sup[i] >= thresholds[i]) for i in range(n)]
+    pred3 = [three_way(p_sup[i], p_con[i], thresholds[i]) for i in range(n)]
+    per_label, macro = per_label_report(gold, pred3)
+    return {
+        "auroc": round(auroc(y, p_sup), 4),
+        "balanced_accuracy": round(balanced_accuracy(y, pred_bin), 4),
+        "macro_f1": round(macro, 4),
+        "per_label": per_label,
+        "claims_per_s": round(n / seconds, 2) if seconds > 0 else float("inf"),
+        "_threshold": how,
+        "_n": n,
+    }
+
+
+def evaluate_rows(rows: list[dict[str, Any]], nli: Any, threshold: float | None = None,
+                  max_windows: int = 4) -> dict[str, Any]:
+    """Score every (context, claim) row with an NLI model and compute the report."""
+    from .scoring import score_claims
+
+    start = time.perf_counter()
+    p_sup, p_con = [], []
+    by_context: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_context.setdefault(r["context"], []).append(i)
+    results: dict[int, Any] = {}
+    for context, idx in by_context.items():  # claims of one context are scored together
+        for i, s in zip(idx, score_claims(nli, [rows[i]["claim"] for i in idx], [context], max_windows=max_windows), strict=False):
+            results[i] = s
+    seconds = time.perf_counter() - start
+    for i in range(len(rows)):
+        p_sup.append(results[i].p_supported)
+        p_con.append(results[i].p_contradicted)
+    return metrics([r["label"] for r in rows], p_sup, p_con, seconds, threshold)
+
+
+def evaluate_file(path: str | Path, *, config_path: str | None = None, model: str | None = None,
+                  threshold: float | None = None) -> dict[str, Any]:
+    from pilotfish.core.config import load_config
+
+    from .nli import load_nli
+
+    rows = read_claims(path)
+    opts: dict[str, Any] = {}
+    if config_path is not None:
+        opts = load_config(config_path).plugin_options("entailment")
+    model = model or opts.get("model") or None
+    if threshold is None and "threshold" in opts:
+        threshold = float(opts["threshold"])
+    nli = load_nli(model)
+    nli.predict(["warm up"], ["warm up"])
+    report = evaluate_rows(rows, nli, threshold, max_windows=int(opts.get("max_windows", 4)))
+    return report
+
+
+def public(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with exactly the documented keys (for ``--json``)."""
+    return {k: report[k] for k in ("auroc", "balanced_accuracy", "macro_f1", "per_label", "claims_per_s")}
+
+
+def format_report(report: dict[str, Any], title: str = "") -> str:
+    lines = [title] if title else []
+    lines += [
+        f"claims: {report['_n']}   threshold: {report['_threshold']}",
+        f"AUROC (supported vs not):             {report['auroc']:.3f}",
+        f"balanced accuracy (supported vs not): {report['balanced_accuracy']:.3f}",
+        f"3-way macro-F1:                       {report['macro_f1']:.3f}",
+        f"claims/s:                             {report['claims_per_s']:.1f}",
+        "label          precision  recall   f1     n",
+    ]
+    for label, m in report["per_label"].items():
+        lines.append(f"{label:<14} {m['precision']:>9.3f}  {m['recall']:>6.3f}  {m['f1']:.3f}  {m['support']}")
+    return "\n".join(lines)

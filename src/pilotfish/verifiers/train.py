@@ -1,0 +1,165 @@
+"""``pilotfish train verifier``: a MiniLM cross-encoder trained on FactCC-style synthetic claims.
+
+The checkpoint is a standard Hugging Face sequence-classification folder
+(``save_pretrained`` with ``id2label = {0: entailment, 1: neutral, 2: contradiction}``), so it
+loads like a hub NLI model, by the ``entailment`` verifier, ``pilotfish eval verify`` or plain
+``transformers``. It is written to a temporary folder and renamed into place, so a killed run
+leaves no half-written model where the verifier looks for one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pilotfish.core.errors import InputError
+
+from .nli import CANONICAL, default_verifier_path
+from .synth import Example, llm_paraphraser, load_articles, synthesize
+
+LABEL_IDS = {"supported": 0, "unsupported": 1, "contradicted": 2}
+
+
+def _tqdm(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, unit="ex" if "data" in desc else "step")
+
+
+def train_verifier(
+    corpus: str | Path,
+    out: str | Path | None = None,
+    *,
+    examples: int = 3000,
+    epochs: int = 1,
+    batch_size: int = 16,
+    lr: float = 6e-5,
+    max_length: int = 128,
+    paraphrases: int = 0,
+    exclude_docs: Iterable[str] = (),
+    seed: int = 0,
+    max_minutes: float | None = None,
+    freeze_embeddings: bool = True,
+    base: str | Path | None = None,
+    max_articles: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Synthesize ``examples`` claims from ``corpus`` and fine-tune MiniLM on them; returns stats.
+
+    ``paraphrases``: how many supported claims the packaged SmolLM2 rewrites (about 1-10 s each
+    on a CPU, so keep it small; the rule-based rewrites always run). ``exclude_docs``: article
+    ids (``topic/name``) kept out of the training data, e.g. those of an evaluation set.
+    ``max_minutes``: stop training early (the model trained so far is saved).
+    """
+    if examples < 6:
+        raise InputError(f"--examples must be at least 6, got {examples}")
+    import torch
+    import transformers
+
+    from pilotfish.adapters.huggingface import minilm_path
+
+    transformers.logging.set_verbosity_error()
+    start = time.perf_counter()
+    random.seed(seed)
+    torch.manual_seed(seed)
+    out_dir = Path(out).expanduser() if out else default_verifier_path()
+    articles = load_articles(corpus, exclude=set(exclude_docs), limit=max_articles)
+
+    paraphrase = None
+    if paraphrases > 0:
+        from pilotfish.core.models import get_model
+
+        paraphrase = llm_paraphraser(get_model("smollm2-135m"))
+    bar = _tqdm(examples, "synthesizing data", progress)
+    data = synthesize(articles, examples, seed=seed, paraphrase=paraphrase, paraphrase_budget=paraphrases,
+                      progress=bar.update)
+    bar.close()
+    n_val = max(3, len(data) // 20)
+    val, train = data[:n_val], data[n_val:]
+
+    base_path = str(base or minilm_path())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(base_path)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        base_path, num_labels=3, id2label=dict(enumerate(CANONICAL)), label2id={n: i for i, n in enumerate(CANONICAL)},
+    )
+    if freeze_embeddings:
+        for p in model.base_model.embeddings.parameters():
+            p.requires_grad = False
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    steps = epochs * ((len(train) + batch_size - 1) // batch_size)
+    warmup = max(1, steps // 10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+    )
+
+    def batches(rows: list[Example], shuffle: bool) -> Any:
+        rows = list(rows)
+        if shuffle:
+            random.shuffle(rows)
+        for i in range(0, len(rows), batch_size):
+            chunk = rows[i:i + batch_size]
+            enc = tokenizer([r.context for r in chunk], [r.claim for r in chunk], truncation="longest_first",
+                            max_length=max_length, padding=True, return_tensors="pt")
+            yield enc, torch.tensor([LABEL_IDS[r.label] for r in chunk])
+
+    model.train()
+    bar = _tqdm(steps, "training verifier", progress)
+    done, losses, stopped = 0, [], False
+    deadline = start + max_minutes * 60 if max_minutes else None
+    for _ in range(epochs):
+        for enc, labels in batches(train, True):
+            loss = model(**enc, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+            done += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
+            if deadline and time.perf_counter() > deadline:
+                stopped = True
+                break
+        if stopped:
+            break
+    bar.close()
+
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for enc, labels in batches(val, False):
+            correct += int((model(**enc).logits.argmax(-1) == labels).sum())
+    stats = {
+        "base": base_path, "corpus": str(corpus), "articles": len(articles), "examples": len(data),
+        "train_examples": len(train), "steps": done, "planned_steps": steps, "stopped_early": stopped,
+        "final_loss": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
+        "synthetic_val_accuracy": round(correct / len(val), 4),
+        "kinds": _count(data), "paraphrases_requested": paraphrases,
+        "llm_paraphrases": sum(1 for e in data if e.kind == "llm-paraphrase"),
+        "excluded_docs": len(set(exclude_docs)), "seed": seed, "max_length": max_length,
+        "seconds": round(time.perf_counter() - start, 1), "out": str(out_dir),
+    }
+    tmp = out_dir.with_name(out_dir.name + f".tmp{int(time.time())}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "pilotfish_verifier.json").write_text(json.dumps(stats, indent=2))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    return stats
+
+
+def _count(data: list[Example]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in data:
+        key = f"{e.label}/{e.kind}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,61 @@
+"""`pilotfish train verifier` writes a standard checkpoint; `pilotfish eval verify` reports on it."""
+
+import json
+import random
+
+from pilotfish.verifiers.synth import load_articles, synthesize
+
+
+def test_checkpoint_is_standard(tiny_verifier):
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(tiny_verifier)
+    assert config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    AutoModelForSequenceClassification.from_pretrained(tiny_verifier)
+    stats = json.loads((tiny_verifier / "pilotfish_verifier.json").read_text())
+    assert stats["steps"] >= 1 and stats["train_examples"] >= 20
+
+
+def test_synthesis_covers_the_error_kinds(tiny_corpus):
+    data = synthesize(load_articles(tiny_corpus), 300, seed=3)
+    labels = {e.label for e in data}
+    kinds = {e.kind for e in data}
+    assert labels == {"supported", "contradicted", "unsupported"}
+    assert {"number", "entity", "negation", "added-detail"} <= kinds
+    for e in data:
+        if e.label != "supported":
+            assert e.claim.lower() not in e.context.lower()
+
+
+def _claims_file(tmp_path, tiny_corpus):
+    # a small labelled file made from the tiny corpus (never the dev set)
+    rows = [{"context": e.context, "claim": e.claim, "label": e.label}
+            for e in synthesize(load_articles(tiny_corpus), 12, seed=7)]
+    random.Random(0).shuffle(rows)
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    return path
+
+
+def test_eval_verify_json(cli_runner, tiny_verifier, tiny_corpus, tmp_path):
+    path = _claims_file(tmp_path, tiny_corpus)
+    result = cli_runner("eval", "verify", "--claims", str(path), "--model", str(tiny_verifier), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report) == {"auroc", "balanced_accuracy", "macro_f1", "per_label", "claims_per_s"}
+    assert set(report["per_label"]) == {"supported", "contradicted", "unsupported"}
+    assert {"precision", "recall"} <= set(report["per_label"]["supported"])
+    assert 0 <= report["auroc"] <= 1 and report["claims_per_s"] > 0
+    text = cli_runner("eval", "verify", "--claims", str(path), "--model", str(tiny_verifier), "--threshold", "0.4")
+    assert "fixed at 0.4" in text.output and "AUROC" in text.output
+
+
+def test_eval_and_train_bad_input(cli_runner, tmp_path, tiny_verifier):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"context": "a", "claim": "b", "label": "maybe"}\n')
+    result = cli_runner("eval", "verify", "--claims", str(bad), "--model", str(tiny_verifier))
+    assert result.exit_code == 1 and "label 'maybe'" in result.output
+    result = cli_runner("eval", "verify", "--claims", str(tmp_path / "none.jsonl"), "--model", str(tiny_verifier))
+    assert result.exit_code == 1 and "does not exist" in result.output
+    result = cli_runner("train", "verifier", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1 and "does not exist" in result.output
