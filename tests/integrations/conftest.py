@@ -22,12 +22,12 @@ def retriever_plugin(corpus):
 def rag_pilot(retriever_plugin):
     """A RAG chain on the real small model: MiniLM retrieval + MiniLM claim verdicts."""
     return pilotfish.Pilot(model="smollm2-135m", plugins=[retriever_plugin, MiniLMClaimVerifier()],
-                           top_k=3, use_entrypoints=False)
+                           top_k=2, use_entrypoints=False)
 
 
 @pytest.fixture(scope="session")
 def fake_rag_pilot(retriever_plugin):
     """The same chain on the deterministic fake model (host logic, fast)."""
     return pilotfish.Pilot(model=pilotfish.FakeModel(), plugins=[retriever_plugin, MiniLMClaimVerifier()],
-                           top_k=3, use_entrypoints=False)
+                           top_k=2, use_entrypoints=False)
 

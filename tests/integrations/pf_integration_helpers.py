@@ -85,3 +85,13 @@ class MiniLMClaimVerifier(pilotfish.Plugin):
         return verdicts
 
 
+
+
+def _fake_chat():
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    return FakeListChatModel(responses=["The Commons vote was delayed [1]."])
+
+
+FAKE_CHAT_FACTORY = _fake_chat
+"""Used as ``langchain:pf_integration_helpers:FAKE_CHAT_FACTORY`` (a factory function)."""

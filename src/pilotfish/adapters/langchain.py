@@ -288,11 +288,15 @@ def _as_pilot_model(model: Any) -> Any:
     return model
 
 
+def _check_pilot(pilot: Any) -> None:
+    if pilot is not None and not isinstance(pilot, Pilot):
+        raise InputError(f"pilot must be a pilotfish.Pilot, got {type(pilot).__name__}")
+
+
 def _build_pilot(pilot: Any, model: Any, plugins: Sequence[Any], options: dict[str, Any] | None,
                  config: Any) -> Pilot:
     if pilot is not None:
-        if not isinstance(pilot, Pilot):
-            raise InputError(f"pilot must be a pilotfish.Pilot, got {type(pilot).__name__}")
+        _check_pilot(pilot)
         return pilot
     return Pilot(model=_as_pilot_model(model), plugins=list(plugins), options=options, config=config)
 
@@ -357,6 +361,9 @@ class PilotChatModel(BaseChatModel):
 
     _pilot: Pilot | None = PrivateAttr(default=None)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    def model_post_init(self, context: Any) -> None:
+        _check_pilot(self.pilot)
 
     @property
     def _llm_type(self) -> str:
@@ -423,10 +430,7 @@ class PilotChatModel(BaseChatModel):
         pilot = self.get_pilot()
         stream = pilot.stream(from_langchain_messages(messages), **self._params(stop, kwargs))
         for piece in stream:
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            if run_manager is not None:
-                run_manager.on_llm_new_token(piece, chunk=chunk)
-            yield chunk
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))  # LangChain calls on_llm_new_token
         answer = stream.answer
         assert answer is not None
         if self.trace_events:
@@ -575,9 +579,14 @@ class PilotRetriever(BaseRetriever):
 
     _pilot: Pilot | None = PrivateAttr(default=None)
 
+    def model_post_init(self, context: Any) -> None:
+        _check_pilot(self.pilot)
+        if not isinstance(self.k, int) or self.k < 1:
+            raise InputError(f"PilotRetriever: k must be a positive integer, got {self.k!r}")
+
     def get_pilot(self) -> Pilot:
         if self._pilot is None:
-            self._pilot = _build_pilot(self.pilot, "fake", self.plugins, self.options, self.config)
+            self._pilot = _build_pilot(self.pilot, None, self.plugins, self.options, self.config)
         return self._pilot
 
     def _get_relevant_documents(self, query: str, *, run_manager: Any, k: int | None = None) -> list[LCDocument]:
