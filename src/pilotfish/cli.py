@@ -207,8 +207,8 @@ def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], i
         click.echo()
         answer = stream.answer
         assert answer is not None
-        if answer.text != "".join([]) and answer.repairs:
-            click.echo(f"(repaired) {answer.text}")
+        if answer.repairs:  # the streamed text was changed by the repair loop
+            click.echo(f"(repaired: {answer.repairs[-1].action}) {answer.text}")
         if answer.documents:
             click.echo("sources: " + "; ".join(f"[{i}] {d.doc_id}" for i, d in enumerate(answer.documents, 1)))
         if trace:
@@ -222,7 +222,7 @@ def plugins(as_json: bool) -> None:
     """List installed plugins, the hooks each implements and the distribution it comes from."""
     from pilotfish.core.manager import DEFAULT_PLUGINS, hooks_of, installed_plugins
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, info in sorted(installed_plugins().items()):
         try:
             obj = info.load()
@@ -254,7 +254,7 @@ def models(as_json: bool) -> None:
     seen = {}
     for spec in reg.models.values():
         seen[spec.id] = spec
-    rows = [{"id": s.id, "aliases": list(s.aliases), "kind": s.kind, "available": s.is_available(),
+    rows: list[dict[str, Any]] = [{"id": s.id, "aliases": list(s.aliases), "kind": s.kind, "available": s.is_available(),
              "description": s.description} for s in seen.values()]
     schemes = [{"scheme": f"{p}:<...>", "description": s.description} for p, s in reg.schemes.items()]
     if as_json:

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import ContextLengthError, MissingDependencyError, ModelError, PilotfishWarning
-from pilotfish.core.models import Embedder, GenerationParams, Prompt, WhiteBoxModel, apply_stop, normalize_prompt
+from pilotfish.core.models import (
+    Embedder,
+    GenerationParams,
+    Prompt,
+    WhiteBoxModel,
+    apply_stop,
+    normalize_prompt,
+)
 from pilotfish.core.types import Generation, Message
 
 
@@ -185,7 +192,7 @@ class HFCausalLM(WhiteBoxModel):
         self.model_id = model_id
         cfg = model.config
         text_cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-        self.context_window = context_window or getattr(text_cfg, "max_position_embeddings", None) or 2048
+        self.context_window: int = int(context_window or getattr(text_cfg, "max_position_embeddings", None) or 2048)
         self.vocab_size = int(getattr(text_cfg, "vocab_size", len(tokenizer)))
         eos = getattr(model.generation_config, "eos_token_id", None) or tokenizer.eos_token_id
         eos_list = eos if isinstance(eos, list) else [eos]

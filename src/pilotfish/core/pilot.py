@@ -21,7 +21,18 @@ from .config import PilotConfig, load_config
 from .errors import PilotfishError
 from .manager import OnError, PluginManager, build_manager, collecting_trace
 from .models import LanguageModel, _current_usage, get_model
-from .types import Answer, Document, Generation, Message, RepairRound, Request, Route, TraceEvent, Usage, as_messages
+from .types import (
+    Answer,
+    Document,
+    Generation,
+    Message,
+    RepairRound,
+    Request,
+    Route,
+    TraceEvent,
+    Usage,
+    as_messages,
+)
 
 RRF_K = 60
 
@@ -227,7 +238,7 @@ class Pilot:
         if max_concurrency <= 1 or len(questions) <= 1:
             return [self.run(q, **params) for q in questions]
         with ThreadPoolExecutor(max_workers=max_concurrency) as pool:
-            futures = [pool.submit(contextvars.copy_context().run, self.run, q, **params) for q in questions]
+            futures = [pool.submit(contextvars.copy_context().run, lambda q=q: self.run(q, **params)) for q in questions]
             return [f.result() for f in futures]
 
     def stream(self, question: str | Sequence[Message] | Request, **params: Any) -> AnswerStream:
