@@ -115,3 +115,17 @@ def test_conversion_cache_is_reused(tmp_path, monkeypatch):
 def test_missing_local_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(pilotfish.ModelError, match="could not load causal LM"):
         pilotfish.get_model(f"hf:{tmp_path / 'nothing'}")
+
+
+def test_a_missing_package_says_which_pip_install_fixes_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"
+        "import pilotfish\n"
+        "try:\n    pilotfish.get_model('minilm')\n"
+        "except pilotfish.MissingDependencyError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'sentence-transformers' is not installed" in out and "pip install 'pilotfish[models]'" in out
