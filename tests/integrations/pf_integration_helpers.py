@@ -95,3 +95,22 @@ def _fake_chat():
 
 FAKE_CHAT_FACTORY = _fake_chat
 """Used as ``langchain:pf_integration_helpers:FAKE_CHAT_FACTORY`` (a factory function)."""
+
+
+class MiniLMReranker(pilotfish.Plugin):
+    """A ``rerank`` plugin: re-scores candidates by MiniLM similarity to the query (title-free)."""
+
+    name = "test-rerank"
+
+    @pilotfish.hookimpl
+    def rerank(self, request, documents, k):
+        emb = pilotfish.get_model("minilm")
+        q = emb.embed([request.search_query])[0]
+        scores = emb.embed([d.text for d in documents]) @ q
+        order = sorted(range(len(documents)), key=lambda i: -float(scores[i]))[:k]
+        out = []
+        for i in order:
+            d = documents[i]
+            out.append(pilotfish.Document(d.id, d.text, d.doc_id, d.title, float(scores[i]), d.retriever,
+                                          {**d.metadata, "reranked": True}))
+        return out
