@@ -24,7 +24,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--few-per-class", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-chars", type=int, default=1200)
+    ap.add_argument("--max-chars", type=int, default=400)
     ap.add_argument("--aux", default="0,0.5,0.75")
     args = ap.parse_args()
     torch.set_num_threads(1)

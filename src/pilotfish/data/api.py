@@ -10,10 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pilotfish.core.errors import InputError
+from pilotfish.core.errors import InputError, PilotfishError, PluginError
 
 from .curation import merge_columns, select
 from .records import Record, as_records, check_records
+
+
+def _unwrap(call: Any, *args: Any) -> Any:
+    """Call a hook; a user error raised inside a data plugin reaches the user as itself."""
+    try:
+        return call(*args)
+    except PluginError as exc:
+        if isinstance(exc.__cause__, PilotfishError) and not isinstance(exc.__cause__, PluginError):
+            raise exc.__cause__ from None
+        raise
 
 
 def _builtin(name: str) -> Any:
@@ -44,7 +54,7 @@ def run_synthesis(method: str, records: Sequence[Any] = (), *, model: Any = "smo
     """Call the ``synthesize`` hook (built-in ``synthesis`` plugin plus ``plugins``)."""
     pilot = pilot or data_pilot(["synthesis", *plugins], options)
     recs = as_records(list(records)) if method != "scratch" else []
-    result = pilot.hooks.synthesize(method, recs, dict(params or {}), model, pilot)
+    result = _unwrap(pilot.hooks.synthesize, method, recs, dict(params or {}), model, pilot)
     if result is None:
         raise InputError(f"no installed plugin synthesizes with method {method!r} "
                          "(built-in: scratch, label, paraphrase)")
@@ -58,7 +68,7 @@ def score(records: Sequence[Record], scorers: Sequence[Any], options: dict[str, 
         raise InputError("name at least one scorer (perplexity, ifd, coverage, quality-classifier, dedup)")
     recs = check_records(list(records))
     pilot = pilot or data_pilot(list(scorers), options)
-    return merge_columns(recs, pilot.hooks.score_examples(recs, pilot))
+    return merge_columns(recs, _unwrap(pilot.hooks.score_examples, recs, pilot))
 
 
 def curate(records: Sequence[Record], scorers: Sequence[Any], *, options: dict[str, dict[str, Any]] | None = None,
@@ -73,7 +83,7 @@ def run_distill(task: str, records: Sequence[Any], *, teacher: Any = "smollm2-13
                 params: dict[str, Any] | None = None, plugins: Sequence[Any] = (), pilot: Any = None) -> Any:
     """Call the ``distill`` hook (built-in ``distillers`` plugin plus ``plugins``)."""
     pilot = pilot or data_pilot(["distillers", *plugins])
-    result = pilot.hooks.distill(task, list(records), teacher, student, dict(params or {}), pilot)
+    result = _unwrap(pilot.hooks.distill, task, list(records), teacher, student, dict(params or {}), pilot)
     if result is None:
         raise InputError(f"no installed plugin distills task {task!r} (built-in: classification, generation, whitebox)")
     return result
