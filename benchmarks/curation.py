@@ -1,6 +1,6 @@
 """Curation on BBC topics: a classifier trained on a curated subset vs a random subset vs the full pool.
 
-    python benchmarks/curation.py [--pool 500] [--junk 0.3] [--budget 200] [--seed 0]
+    python benchmarks/curation.py [--pool 300] [--junk 0.3] [--budget 120] [--seed 0]
 
 The pool imitates crawled data: ``--pool`` BBC training articles plus a ``--junk`` fraction of
 low-quality records with unreliable labels (word-shuffled article text, site boilerplate, and
@@ -20,7 +20,7 @@ import torch
 
 from pilotfish.data import curate, score
 from pilotfish.data.classifier import TextClassifier, cached_embeddings
-from pilotfish.data.corpora import BBC_LABELS, bbc_records, split
+from pilotfish.data.corpora import BBC_LABELS, bbc_subset, split
 from pilotfish.data.curation import select
 from pilotfish.data.records import make_record, provenance, write_jsonl
 
@@ -62,18 +62,19 @@ def accuracy(train: list[dict], test: list[dict], seed: int = 0) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pool", type=int, default=500)
+    ap.add_argument("--pool", type=int, default=300)
     ap.add_argument("--junk", type=float, default=0.3, help="fraction of the pool that is low quality")
-    ap.add_argument("--budget", type=int, default=200)
+    ap.add_argument("--budget", type=int, default=120)
     ap.add_argument("--small-budget", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-chars", type=int, default=400)
+    ap.add_argument("--max-chars", type=int, default=300)
+    ap.add_argument("--per-class", type=int, default=200, help="articles per topic (0 = all 2,225)")
     ap.add_argument("--no-perplexity", action="store_true", help="skip the SmolLM2 perplexity scorer (slowest)")
     ap.add_argument("--save", default=None, help="write the scored pool here (JSONL)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rng = random.Random(args.seed)
-    recs = bbc_records(max_chars=args.max_chars)
+    recs = bbc_subset(args.per_class or None, max_chars=args.max_chars)
     cached_embeddings([r["text"] for r in recs])
     train_all, test = split(recs, (0.7, 0.3), seed=args.seed)
     clean = train_all[: args.pool]

@@ -1,6 +1,6 @@
 """Black-box distillation on BBC topics: zero-shot SmolLM2 teacher vs MiniLM students.
 
-    python benchmarks/distill.py [--train 150] [--test 100] [--seed 0]
+    python benchmarks/distill.py [--train 100] [--test 100] [--seed 0]
 
 Compares, on the same held-out articles (gold labels = folder names):
   1. the teacher: SmolLM2-135M-Instruct labelling zero-shot (label log-probs, calibrated),
@@ -18,7 +18,7 @@ import time
 import torch
 
 from pilotfish.data.classifier import TextClassifier, cached_embeddings
-from pilotfish.data.corpora import BBC_LABELS, bbc_records, split
+from pilotfish.data.corpora import BBC_LABELS, bbc_subset, split
 from pilotfish.data.synthesis import label_texts
 
 INSTRUCTION = "What is the topic of this BBC news article?"
@@ -27,14 +27,15 @@ WORDS = {"sports": "sport"}
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--train", type=int, default=150)
+    ap.add_argument("--train", type=int, default=100)
     ap.add_argument("--test", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-chars", type=int, default=400)
+    ap.add_argument("--max-chars", type=int, default=300)
+    ap.add_argument("--per-class", type=int, default=200, help="articles per topic (0 = all 2,225)")
     ap.add_argument("--no-calibrate", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    recs = bbc_records(max_chars=args.max_chars)
+    recs = bbc_subset(args.per_class or None, max_chars=args.max_chars)
     train_all, test_all = split(recs, (0.7, 0.3), seed=args.seed)
     train, test = train_all[: args.train], test_all[: args.test]
     cal = not args.no_calibrate

@@ -16,7 +16,7 @@ import time
 import torch
 
 from pilotfish.data.classifier import cached_embeddings
-from pilotfish.data.corpora import BBC_LABELS, bbc_records, split
+from pilotfish.data.corpora import BBC_LABELS, bbc_subset, split
 from pilotfish.data.weak_to_strong import weak_to_strong
 
 
@@ -24,11 +24,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--few-per-class", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-chars", type=int, default=400)
+    ap.add_argument("--max-chars", type=int, default=300)
+    ap.add_argument("--per-class", type=int, default=200, help="articles per topic (0 = all 2,225)")
     ap.add_argument("--aux", default="0,0.5,0.75")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    recs = bbc_records(max_chars=args.max_chars)
+    recs = bbc_subset(args.per_class or None, max_chars=args.max_chars)
     start = time.perf_counter()
     cached_embeddings([r["text"] for r in recs])
     print(f"embedded {len(recs)} articles in {time.perf_counter() - start:.1f} s (cached after the first run)")

@@ -13,6 +13,12 @@ from pilotfish.data.plugins import CoverageScorer, DedupScorer, PerplexityScorer
 
 GOOD = "The government announced a new budget for schools and hospitals on Monday."
 GIBBERISH = "hospitals Monday the schools for on budget announced new government a and"
+NAV = ["Home", "News", "Sign in", "Register", "Cookies", "Privacy policy", "Terms", "Share", "Print", "Subscribe",
+       "Advertisement", "Most popular", "Click here", "Search", "Contact us", "Back to top"]
+
+
+def boilerplate(i):
+    return " | ".join(NAV[(i + k * 3) % len(NAV)] for k in range(6)) + f" ({i})"
 
 
 def test_perplexity_prefers_fluent_text(smollm2):
@@ -30,8 +36,7 @@ def test_scorers_through_the_hook(bbc_small, tmp_path):
     recs = [dict(r) for r in bbc_small[:12]] + [dict(bbc_small[0], id="dup")]
     qual = tmp_path / "q.jsonl"
     qual.write_text("".join(json.dumps({"text": r["text"], "quality": "high"}) + "\n" for r in bbc_small[12:24])
-                    + "".join(json.dumps({"text": " ".join(sorted(r["text"].split())), "quality": "low"}) + "\n"
-                              for r in bbc_small[24:36]))
+                    + "".join(json.dumps({"text": boilerplate(i), "quality": "low"}) + "\n" for i in range(12)))
     pilot = data_pilot([DedupScorer, CoverageScorer, QualityScorer], {"coverage": {"clusters": 3},
                                                                      "quality-classifier": {"train": str(qual)}},
                        use_entrypoints=False)
@@ -41,7 +46,7 @@ def test_scorers_through_the_hook(bbc_small, tmp_path):
     assert scored[-1]["scores"]["duplicate"] == 1 and sum(r["scores"]["duplicate"] for r in scored) == 1
     assert all(0 <= r["scores"]["quality"] <= 1 and r["scores"]["cluster"] in (0, 1, 2) for r in scored)
     good = [r["scores"]["quality"] for r in scored[:12]]
-    junk = score([{"text": " ".join(sorted(r["text"].split()))} for r in recs[:4]], (), pilot=pilot)
+    junk = score([{"text": boilerplate(i)} for i in range(20, 24)], (), pilot=pilot)
     assert min(good) > max(r["scores"]["quality"] for r in junk)
 
 

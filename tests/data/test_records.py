@@ -68,3 +68,28 @@ def test_select_rules():
         select(recs, where=["nope>1"])
     with pytest.raises(InputError, match="empty"):
         select([], top=1)
+
+
+def test_data_package_imports_without_torch_and_plugins_are_installed():
+    import subprocess
+    import sys
+
+    code = ("import sys, pilotfish.data, pilotfish.data.plugins, pilotfish.data.cli, pilotfish.data.engine;"
+            "print(sorted(m for m in ('torch','transformers','sentence_transformers','ray') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    from pilotfish.core.manager import installed_plugins
+
+    names = set(installed_plugins(refresh=True))
+    assert {"synthesis", "distillers", "perplexity", "ifd", "coverage", "quality-classifier", "dedup",
+            "data-tools"} <= names
+
+
+def test_cli_usage_errors(run_cli, write_lines, tmp_path):
+    data = write_lines("d.jsonl", [{"text": "x"}])
+    code, _, err = run_cli("distill", data, "--task", "classification", "-o", tmp_path / "s")
+    assert code == 2 and "--labels is required" in err
+    code, _, err = run_cli("curate", data, "-s", "dedup", "--set", "nodot", "-o", tmp_path / "o.jsonl")
+    assert code == 2 and "PLUGIN.OPTION=VALUE" in err
+    code, _, err = run_cli("weak-to-strong", "--few", data, "--pool", data, "--test", data)
+    assert code == 1 and "line 1: record has no 'label' field" in err

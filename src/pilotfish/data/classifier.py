@@ -148,7 +148,7 @@ class TextClassifier:
                 loss.backward()
                 opt.step()
                 step += 1
-                epoch_loss += float(loss)
+                epoch_loss += float(loss.detach())
             self.history.append(epoch_loss / steps_per_epoch)
         self.net.eval()
         return self

@@ -55,3 +55,16 @@ def split(records: list[Any], fractions: tuple[float, ...], seed: int = 0) -> li
         parts.append(items[start:end])
         start = end
     return parts
+
+
+def bbc_subset(per_class: int | None = 200, *, max_chars: int | None = 300, seed: int = 0) -> list[Record]:
+    """A topic-balanced sample of the BBC corpus (``per_class`` articles per topic; None = all)."""
+    recs = bbc_records(max_chars=max_chars)
+    if per_class is None:
+        return recs
+    rng = random.Random(seed)
+    out: list[Record] = []
+    for lab in BBC_LABELS:
+        pool = [r for r in recs if r["label"] == lab]
+        out += rng.sample(pool, min(per_class, len(pool)))
+    return out
