@@ -224,6 +224,27 @@ class HFCausalLM(WhiteBoxModel):
             ) from None
         return cls(model, tok, model_id or f"hf:{path}")
 
+    def truncated(self, num_layers: int, model_id: str | None = None) -> HFCausalLM:
+        """A copy keeping only the first ``num_layers`` decoder layers (same tokenizer and head).
+
+        A cheap same-tokenizer draft for speculative decoding, an "amateur" for contrastive
+        decoding, or the starting point of a distilled student.
+        """
+        import copy
+
+        layers = _decoder_layers(self.model)
+        if not 1 <= num_layers <= len(layers):
+            raise ModelError(f"{self.model_id} has {len(layers)} layers; cannot keep {num_layers}")
+        clone = copy.deepcopy(self.model)
+        kept = _decoder_layers(clone)[:num_layers]
+        _set_decoder_layers(clone, kept)
+        text_cfg = clone.config.get_text_config() if hasattr(clone.config, "get_text_config") else clone.config
+        text_cfg.num_hidden_layers = num_layers
+        if getattr(text_cfg, "layer_types", None):
+            text_cfg.layer_types = text_cfg.layer_types[:num_layers]
+        return HFCausalLM(clone, self.tokenizer, model_id or f"truncate:{num_layers}:{self.model_id}",
+                          context_window=self.context_window)
+
     # -- tokens -------------------------------------------------------------------------------
 
     def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
@@ -342,6 +363,20 @@ class HFCausalLM(WhiteBoxModel):
             completion_tokens=len(out_ids),
             finish_reason=finish,
         )
+
+
+def _decoder_layers(model: Any) -> Any:
+    base = getattr(model, "model", None)
+    layers = getattr(base, "layers", None) if base is not None else None
+    if layers is None:
+        raise ModelError(f"cannot find the decoder layers of {type(model).__name__}")
+    return layers
+
+
+def _set_decoder_layers(model: Any, layers: Any) -> None:
+    import torch
+
+    model.model.layers = torch.nn.ModuleList(list(layers))
 
 
 def _sample(torch: Any, logits: Any, top_p: float, generator: Any) -> int:

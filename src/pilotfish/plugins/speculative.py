@@ -1,0 +1,153 @@
+"""Speculative decoding: a small draft model proposes tokens, the large model verifies them.
+
+The ``generate`` strategy uses Hugging Face's assisted generation. With greedy decoding the output
+is identical to the large model's own greedy output; it is faster when the draft's guesses are
+accepted often. The draft may use a different tokenizer (Gemma target, SmolLM2 draft): then
+transformers' universal assisted generation re-tokenizes the draft's text for the target.
+
+Config::
+
+    [pilotfish]
+    model = "gemma3-270m"
+    plugins = ["speculative"]
+
+    [pilotfish.plugin.speculative]
+    draft = "smollm2-135m"
+    num_assistant_tokens = 8
+
+Both models must be local (white-box) Hugging Face models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pilotfish.core.errors import PilotfishError, WhiteBoxRequiredError
+from pilotfish.core.hookspecs import hookimpl
+from pilotfish.core.models import apply_stop, current_usage
+from pilotfish.core.plugin import Plugin, PluginOptions
+from pilotfish.core.types import Generation, Message, Request
+
+
+class _Streamer:
+    """A transformers streamer that forwards newly decoded text to ``on_token``."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, on_token: Any):
+        self.tokenizer = tokenizer
+        self.prompt_len = prompt_len
+        self.on_token = on_token
+        self.ids: list[int] = []
+        self.emitted = 0
+        self.skipped_prompt = False
+
+    def put(self, value: Any) -> None:
+        ids = value.reshape(-1).tolist()
+        if not self.skipped_prompt:  # generate() first puts the prompt
+            self.skipped_prompt = True
+            return
+        self.ids.extend(ids)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        safe = len(text)
+        while safe > self.emitted and text[safe - 1] == "\ufffd":
+            safe -= 1
+        if safe > self.emitted:
+            self.on_token(text[self.emitted:safe])
+            self.emitted = safe
+
+    def end(self) -> None:
+        pass
+
+
+def same_tokenizer(a: Any, b: Any) -> bool:
+    return bool(a.get_vocab() == b.get_vocab()) if len(a) == len(b) else False
+
+
+def speculative_generate(target: Any, draft: Any, messages: list[Message], params: dict[str, Any],
+                         on_token: Any = None, num_assistant_tokens: int | None = None) -> Generation:
+    """Generate with ``target`` using ``draft`` as the assistant (both HFCausalLM)."""
+    import time
+
+    import torch
+
+    from pilotfish.adapters.huggingface import HFCausalLM
+
+    for m in (target, draft):
+        if not isinstance(m, HFCausalLM):
+            raise WhiteBoxRequiredError("speculative", m)
+    ids = target.prompt_ids(messages)
+    max_new = int(params.get("max_tokens", 256))
+    temperature = float(params.get("temperature", 0.0))
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": max_new,
+        "assistant_model": draft.model,
+        "do_sample": temperature > 0,
+        "return_dict_in_generate": True,
+        "output_scores": True,
+        "pad_token_id": target.tokenizer.pad_token_id or (target.eos_token_ids[0] if target.eos_token_ids else 0),
+    }
+    if temperature > 0:
+        kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0)))
+    else:
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    if not same_tokenizer(target.tokenizer, draft.tokenizer):
+        kwargs.update(tokenizer=target.tokenizer, assistant_tokenizer=draft.tokenizer)
+    if num_assistant_tokens:
+        draft.model.generation_config.num_assistant_tokens = num_assistant_tokens
+    if on_token is not None:
+        kwargs["streamer"] = _Streamer(target.tokenizer, len(ids), on_token)
+    if params.get("seed") is not None:
+        torch.manual_seed(int(params["seed"]))
+    first, second = sorted((target, draft), key=id)  # a fixed lock order: no deadlock between pilots
+    start = time.perf_counter()
+    with first._lock, second._lock, torch.inference_mode():
+        out = target.model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long), **kwargs)
+    latency = time.perf_counter() - start
+    new = out.sequences[0, len(ids):].tolist()
+    logprobs = []
+    for step, token in enumerate(new):
+        if step < len(out.scores):
+            logprobs.append(float(torch.log_softmax(out.scores[step][0].float(), -1)[token]))
+    finish = "length"
+    while new and new[-1] in target.eos_token_ids:
+        new.pop()
+        finish = "stop"
+    logprobs = logprobs[: len(new)]
+    text, hit = apply_stop(target.decode(new), params.get("stop") or [])
+    if hit:
+        finish = "stop"
+    usage = current_usage()
+    if usage is not None:
+        usage.record(target.model_id, len(ids), len(new), latency)
+    return Generation(
+        text=text,
+        model=target.model_id,
+        tokens=[target.tokenizer.decode([t]) for t in new],
+        logprobs=logprobs,
+        prompt_tokens=len(ids),
+        completion_tokens=len(new),
+        finish_reason=finish,
+        latency_s=latency,
+        metadata={"speculative": {"draft": draft.model_id, "same_tokenizer": "tokenizer" not in kwargs}},
+    )
+
+
+class Speculative(Plugin):
+    """``generate`` strategy: the routed (large) model verifies tokens drafted by a small model."""
+
+    name = "speculative"
+
+    class Options(PluginOptions):
+        draft: str = "smollm2-135m"
+        """Model id of the draft (a local causal LM)."""
+        num_assistant_tokens: int | None = None
+        """Tokens drafted per step (transformers adapts it when unset)."""
+
+    @hookimpl
+    def generate(self, request: Request, messages: list[Message], model: Any, on_token: Any, pilot: Any) -> Generation:
+        draft = pilot.get_model(self.options.draft)
+        if draft is model:
+            raise PilotfishError(
+                f"the draft {self.options.draft!r} is the routed model itself; "
+                "choose a smaller draft model"
+            )
+        return speculative_generate(model, draft, messages, request.params, on_token, self.options.num_assistant_tokens)
