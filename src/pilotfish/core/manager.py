@@ -22,6 +22,7 @@ import asyncio
 import contextvars
 import importlib
 import inspect
+import logging
 import os
 import sys
 import threading
@@ -37,6 +38,8 @@ from . import hookspecs
 from .errors import ConfigError, PilotfishError, PluginError, PluginNotFoundError
 from .plugin import Plugin, options_model, validate_options
 from .types import TraceEvent
+
+logger = logging.getLogger("pilotfish")
 
 ENTRY_POINT_GROUP = "pilotfish"
 DEFAULT_PLUGINS: tuple[str, ...] = ("core", "models")
@@ -392,10 +395,14 @@ def discovery_manager() -> PluginManager:
     """
     pm = PluginManager()
     for name, info in installed_plugins().items():
-        obj = info.load()
-        if inspect.isclass(obj):
-            obj = _StaticHooks(obj)
-        pm.register(obj, name=name)
+        try:
+            obj = info.load()
+            if inspect.isclass(obj):
+                obj = _StaticHooks(obj)
+            pm.register(obj, name=name)
+        except PluginError as exc:
+            # one broken package must not take every model and command down with it
+            logger.warning("skipping plugin %s: %s", name, exc)
     return pm
 
 
