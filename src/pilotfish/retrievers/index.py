@@ -280,6 +280,7 @@ def build_index(
         "passages": len(passages),
         "documents": len(files),
         "skipped_files": len(report.skipped),
+        "build_seconds": {k: round(v, 1) for k, v in timings.items()},
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     _fsync_dir(gen_dir)

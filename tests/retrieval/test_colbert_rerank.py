@@ -1,0 +1,107 @@
+"""ColBERT checkpoints (hub layout), a tiny training run, and both rerankers on real models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pilotfish import PilotfishError
+
+
+@pytest.fixture(scope="module")
+def trained(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ColBERT trained in seconds: 2 LM questions, headline + inverse-cloze pairs, 3 steps."""
+    from pilotfish.retrievers.colbert_train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("colbert") / "ckpt"
+    return train(corpus, out, TrainConfig(questions=2, steps=3, batch_size=4, ict=40, doc_maxlen=64))
+
+
+def test_trained_checkpoint_has_hub_layout_and_loads(trained: Path) -> None:
+    import json
+
+    from safetensors.torch import load_file
+
+    from pilotfish.retrievers.colbert import ColbertEncoder
+
+    assert {"config.json", "model.safetensors", "artifact.metadata", "tokenizer.json"} <= {p.name for p in trained.iterdir()}
+    keys = load_file(str(trained / "model.safetensors")).keys()
+    assert "linear.weight" in keys and any(k.startswith("bert.encoder.") for k in keys)
+    meta = json.loads((trained / "artifact.metadata").read_text())
+    assert meta["dim"] == 128 and meta["query_token"] == "[unused0]"
+    enc = ColbertEncoder.load(str(trained))
+    q = enc.encode_queries(["who won the match?"])
+    assert q.shape == (1, 32, 128)  # query augmentation with [MASK] to query_maxlen
+    assert np.allclose(np.linalg.norm(q[0], axis=1), 1, atol=1e-3)
+    d = enc.encode_docs(["A short passage, with punctuation!"])[0]
+    assert d.dtype == np.float16 and d.shape[1] == 128
+
+
+def test_hub_style_checkpoint_built_locally_loads(tmp_path: Path) -> None:
+    """A checkpoint laid out like colbert-ir/colbertv2.0 (pytorch_model.bin, bert.* + linear.weight)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from pilotfish.adapters.huggingface import minilm_path
+    from pilotfish.retrievers.colbert import ColbertEncoder
+
+    bert = AutoModel.from_pretrained(str(minilm_path()))
+    state = {f"bert.{k}": v for k, v in bert.state_dict().items()}
+    state["linear.weight"] = torch.randn(128, 384)
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    bert.config.save_pretrained(str(tmp_path))
+    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(str(tmp_path))
+    (tmp_path / "artifact.metadata").write_text('{"dim": 128, "query_maxlen": 24, "doc_maxlen": 100}')
+    enc = ColbertEncoder.load(str(tmp_path))
+    assert enc.encode_queries(["hello"]).shape == (1, 24, 128)
+    (tmp_path / "pytorch_model.bin").unlink()
+    with pytest.raises(PilotfishError, match="no model.safetensors"):
+        ColbertEncoder.load(str(tmp_path))
+
+
+def test_colbert_retriever_with_trained_model(trained: Path, corpus: Path, tmp_path: Path, rag_pilot,  # type: ignore[no-untyped-def]
+                                              headline_queries) -> None:
+    from pilotfish.retrievers.index import build_index
+
+    out = tmp_path / "idx"
+    build_index(corpus, out, ["colbert"], {"colbert": {"model": str(trained)}})
+    pilot = rag_pilot(["colbert"], out)
+    hits = sum(pilot.retrieve(t, 3)[0].doc_id == d for t, d in headline_queries[:10])
+    assert hits >= 7
+    with pytest.raises(PilotfishError, match="built with model="):
+        rag_pilot(["colbert"], out, {"colbert": {"model": "minilm-untrained"}}).retrieve("profits", 3)
+
+
+def test_maxsim_reranker(index_dir: Path, rag_pilot, headline_queries) -> None:  # type: ignore[no-untyped-def]
+    pilot = rag_pilot(["bm25", "maxsim-reranker"], index_dir, {"maxsim-reranker": {"model": "minilm-untrained"}})
+    title, doc_id = headline_queries[5]
+    docs = pilot.retrieve(title, 3)
+    assert len(docs) == 3 and docs[0].metadata["reranker"] == "maxsim-reranker" and docs[0].doc_id == doc_id
+    assert docs[0].score >= docs[1].score >= docs[2].score
+
+
+def test_cross_encoder_reranker_on_local_checkpoint(index_dir: Path, tmp_path: Path, rag_pilot) -> None:  # type: ignore[no-untyped-def]
+    """A sequence-classification checkpoint built here from MiniLM, loaded by path like a hub id."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from pilotfish.adapters.huggingface import minilm_path
+
+    torch.manual_seed(0)
+    net = AutoModelForSequenceClassification.from_pretrained(str(minilm_path()), num_labels=1)
+    net.save_pretrained(str(tmp_path / "ce"))
+    AutoTokenizer.from_pretrained(str(minilm_path())).save_pretrained(str(tmp_path / "ce"))
+    pilot = rag_pilot(["bm25", "cross-encoder-reranker"], index_dir,
+                      {"cross-encoder-reranker": {"model": str(tmp_path / "ce"), "candidates": 8}})
+    docs = pilot.retrieve("profits of media companies", 4)
+    assert len(docs) == 4 and all(d.metadata["reranker"] == "cross-encoder-reranker" for d in docs)
+    from pilotfish.retrievers.rerankers import CrossEncoderReranker
+
+    ce = CrossEncoderReranker(model=str(tmp_path / "ce"))
+    assert [round(s, 4) for s in ce.scores("profits", docs)] == [round(d.score, 4) for d in docs]
+    bad = rag_pilot(["bm25", "cross-encoder-reranker"], index_dir,
+                    {"cross-encoder-reranker": {"model": str(tmp_path / "nothing")}})
+    with pytest.raises(PilotfishError, match="could not be loaded"):
+        bad.retrieve("profits", 3)

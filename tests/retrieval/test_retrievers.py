@@ -1,0 +1,166 @@
+"""bm25, dense (chromadb embedded and client/server) and colbert on a small real BBC corpus."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pilotfish import ConfigError, InputError, PilotfishError
+
+
+def _top1_accuracy(pilot, queries) -> float:  # type: ignore[no-untyped-def]
+    hits = 0
+    for title, doc_id in queries:
+        docs = pilot.retrieve(title, 3)
+        hits += bool(docs) and docs[0].doc_id == doc_id
+    return hits / len(queries)
+
+
+@pytest.mark.parametrize("name", ["bm25", "dense", "colbert"])
+def test_retriever_finds_article_by_headline(name: str, rag_pilot, index_dir: Path, headline_queries) -> None:  # type: ignore[no-untyped-def]
+    pilot = rag_pilot([name], index_dir)
+    docs = pilot.retrieve(headline_queries[0][0], 5)
+    assert docs and all(d.retriever == name for d in docs)
+    assert docs[0].id.startswith(docs[0].doc_id + "#")
+    assert "start" in docs[0].metadata and docs[0].title
+    assert docs == sorted(docs, key=lambda d: -d.score)
+    assert _top1_accuracy(pilot, headline_queries) >= 0.8
+
+
+def test_fusion_of_three_retrievers(rag_pilot, index_dir: Path, headline_queries) -> None:  # type: ignore[no-untyped-def]
+    pilot = rag_pilot(["bm25", "dense", "colbert"], index_dir)
+    docs = pilot.retrieve(headline_queries[3][0], 5)
+    assert docs[0].retriever == "fusion" and docs[0].doc_id == headline_queries[3][1]
+    assert _top1_accuracy(pilot, headline_queries) >= 0.9
+
+
+def test_rag_answer_cites_passages(rag_pilot, index_dir: Path) -> None:
+    pilot = rag_pilot(["bm25"], index_dir)
+    answer = pilot.run("What happened to Time Warner profits?")
+    assert answer.documents and answer.documents[0].doc_id.startswith("business/")
+    assert any(e.hook == "retrieve" and e.plugin == "bm25" for e in answer.trace)
+
+
+def test_empty_query_and_missing_index(rag_pilot, index_dir: Path, tmp_path: Path) -> None:
+    pilot = rag_pilot(["bm25"], index_dir)
+    with pytest.raises(PilotfishError, match="empty"):
+        pilot.retrieve("   ", 5)
+    with pytest.raises(PilotfishError, match="no index at"):
+        rag_pilot(["bm25"], tmp_path / "none").retrieve("anything", 5)
+    from pilotfish import Pilot
+
+    with pytest.raises(PilotfishError, match="needs an index"):
+        Pilot(plugins=["bm25"]).retrieve("anything", 5)
+
+
+def test_query_model_must_match_index(rag_pilot, index_dir: Path) -> None:
+    pilot = rag_pilot(["dense"], index_dir, {"dense": {"model": "st:/nonexistent-other-model"}})
+    with pytest.raises(PilotfishError, match="built with model='minilm'"):
+        pilot.retrieve("profits", 5)
+
+
+def test_unknown_option_is_a_config_error(rag_pilot, index_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown option 'modle'"):
+        rag_pilot(["dense"], index_dir, {"dense": {"modle": "x"}})
+
+
+def test_chroma_hnsw_recall_against_exact_search(index_dir: Path) -> None:
+    """The HNSW settings must give near-exact neighbours (chromadb's defaults did not)."""
+    from pilotfish.retrievers.dense import client_for
+
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(3000, 64)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    from pilotfish.retrievers.dense import HNSW, embedding_function
+
+    client = client_for(None, index_dir.parent / "hnsw-test")
+    col = client.create_collection("recall", embedding_function=embedding_function("minilm"), configuration={"hnsw": HNSW})
+    ids = [str(i) for i in range(len(vecs))]
+    for s in range(0, len(ids), 1000):
+        col.add(ids=ids[s:s + 1000], embeddings=vecs[s:s + 1000])
+    queries = rng.normal(size=(50, 64)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    res = col.query(query_embeddings=queries, n_results=10)
+    exact = np.argsort(-(queries @ vecs.T), axis=1)[:, :10]
+    recall = np.mean([len(set(map(int, got)) & set(want)) / 10 for got, want in zip(res["ids"], exact, strict=True)])
+    assert recall >= 0.95, recall
+    # a collection opened again gets our embedding function, never chromadb's downloading default
+    again = client.get_collection("recall", embedding_function=embedding_function("minilm"))
+    assert again.count() == 3000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dense_on_a_real_chroma_server(rag_pilot, corpus: Path, tmp_path: Path, headline_queries) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from pilotfish.retrievers.index import build_index
+
+    chroma = shutil.which("chroma")
+    if chroma is None:
+        pytest.skip("the chroma CLI is not installed")
+    port = _free_port()
+    proc = subprocess.Popen([chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(tmp_path / "srv")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.25)
+        out = tmp_path / "idx"
+        build_index(corpus, out, ["dense"], {"dense": {"server": url}})
+        pilot = rag_pilot(["dense"], out)
+        assert _top1_accuracy(pilot, headline_queries[:10]) >= 0.8
+        from pilotfish.retrievers.dense import client_for
+
+        names = [c.name for c in client_for(url).list_collections()]
+        assert len(names) == 1
+        build_index(corpus, out, ["dense"], {"dense": {"server": url}})  # a new generation replaces the old collection
+        assert len(client_for(url).list_collections()) == 1
+        assert rag_pilot(["dense"], out).retrieve(headline_queries[0][0], 1)[0].doc_id == headline_queries[0][1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_colbert_compressed_search_matches_exact_maxsim(index_dir: Path) -> None:
+    from pilotfish.retrievers.colbert import ColbertSearcher, get_encoder
+    from pilotfish.retrievers.index import open_index
+
+    index = open_index(index_dir)
+    searcher = ColbertSearcher(index, "minilm-untrained", nprobe=4, ncandidates=256)
+    enc = get_encoder("minilm-untrained")
+    query = "chip sales and computer makers"
+    q = enc.encode_queries([query])[0]
+    q = q[(q * q).sum(1) > 0]
+    docs = enc.encode_docs([p.index_text() for p in index.passages])
+    exact = np.array([(q @ d.astype(np.float32).T).max(1).sum() for d in docs])
+    top_exact = set(np.argsort(-exact)[:5].tolist())
+    top_engine = [i for i, _ in searcher.search(query, 5)]
+    assert len(top_exact & set(top_engine)) >= 4
+    size = sum(f.stat().st_size for f in (index.part("colbert")).iterdir())
+    tokens = index.settings("colbert")["tokens"]
+    assert size / tokens < 60  # ~34 bytes per token (2-bit residuals), not 256 (fp16)
+
+
+def test_colbert_without_trained_model_says_how_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pilotfish.retrievers.colbert import ColbertEncoder
+
+    monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path))
+    with pytest.raises(PilotfishError, match="pilotfish train colbert --corpus"):
+        ColbertEncoder.load("default")
+    with pytest.raises(PilotfishError, match="not a directory"):
+        ColbertEncoder.load(str(tmp_path / "nope"))
+    assert InputError
