@@ -24,7 +24,7 @@ def examples_path():
 def test_langchain_app(examples_path, smollm2, capsys):
     import langchain_app
 
-    out = langchain_app.main(["Why did high fuel prices hit BA's profits?", "--max-tokens", "8"])
+    out = langchain_app.main(["Why did high fuel prices hit BA's profits?", "--max-tokens", "6"])
     assert out["before"].strip() and out["after"]["answer"].strip()
     assert len(out["after"]["documents"]) == 2
     assert "High fuel prices hit BA's profits" in [d.metadata["title"] for d in out["after"]["documents"]]
