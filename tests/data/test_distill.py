@@ -80,3 +80,14 @@ def test_generation_distill_black_box_teacher(smollm2):
     assert m["heldout_mean_logprob_after"] > m["heldout_mean_logprob_before"]
     assert [r["response"] for r in res.records] == ["Paris.", "Berlin."]
     assert res.records[0]["provenance"]["model"] == "fake"
+
+
+def test_finetune_student_trains_saves_and_loads(bbc_small, tmp_path):
+    recs = [r for i, r in enumerate(bbc_small) if i % 8 == 0]
+    clf = TextClassifier(sorted({r["label"] for r in recs}), mode="finetune", max_length=32)
+    clf.fit([r["text"] for r in recs], [r["label"] for r in recs], epochs=1, batch_size=5)
+    probs = clf.predict_proba([recs[0]["text"]])
+    assert probs.shape == (1, 5) and abs(float(probs.sum()) - 1) < 1e-5
+    clf.save(tmp_path / "ft")
+    again = TextClassifier.load(tmp_path / "ft")
+    assert again.mode == "finetune" and abs(float(again.predict_proba([recs[0]["text"]])[0, 0] - probs[0, 0])) < 1e-5
