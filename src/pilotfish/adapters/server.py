@@ -325,6 +325,8 @@ def create_app(pilot: Any, *, api_key: str | None = None, max_body_bytes: int = 
 
         def work() -> Any:
             try:
+                if cancelled.is_set():  # the client left while the request waited for a worker
+                    raise _Cancelled()
                 answer = pilot.run(messages, on_token=on_token, **params)
                 loop.call_soon_threadsafe(queue.put_nowait, ("answer", answer))
             except BaseException as exc:
