@@ -8,9 +8,9 @@ Two runs against real `pilotfish serve` processes (started here on free ports), 
 
 1. ``fake`` model (echo): measures the server itself (HTTP, JSON, SSE, the host); a response
    matches when it echoes its own question.
-2. the packaged small model, greedy: each client asks its own question; a response matches when
-   it equals the answer the same model gives to that question alone (the sequential baseline,
-   computed first in this process). No dropped, duplicated or crossed answers.
+2. the packaged small model, greedy: first one client asks the questions one at a time (the
+   baseline, and the reference answers), then all clients at once; a response matches when it
+   equals the answer to the same question asked alone. No dropped, duplicated or crossed answers.
 
 Half of the clients stream (SSE), half do not.
 """
@@ -76,6 +76,17 @@ async def load(base: str, model: str, questions: list[str], max_tokens: int) -> 
     return results, wall
 
 
+async def load_sequential(base: str, model: str, questions: list[str], max_tokens: int) -> tuple[list, float]:
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=600)
+    start = time.perf_counter()
+    results = [await one(client, model, q, i % 2 == 1, max_tokens) for i, q in enumerate(questions)]
+    wall = time.perf_counter() - start
+    await client.close()
+    return results, wall
+
+
 def report(label: str, results: list, wall: float, expected: dict[str, str]) -> None:
     lat = sorted(r[1] for r in results)
     p50 = statistics.median(lat)
@@ -106,24 +117,19 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=20)
 
-    import pilotfish
-
     subjects = ["cats", "the sea", "football", "coffee", "trains", "rain", "music", "the moon", "bread", "chess"]
     real_q = [f"Write one short sentence about {subjects[i % len(subjects)]} (request {i})." for i in range(args.clients)]
-    model = pilotfish.get_model(args.model)
-    start = time.perf_counter()
-    baseline = {q: model.generate(q, max_tokens=args.max_tokens).text for q in real_q}
-    seq_wall = time.perf_counter() - start
-    seq = f"sequential direct calls ({args.model})"
-    print(f"{seq:<34} {len(real_q):>4} {'':>9} {'':>9} {len(real_q) / seq_wall:9.2f}  (baseline, no server)")
     proc, base = start_server(args.model)
     try:
+        # baseline: the same server, one request at a time (also the reference answers)
+        seq_results, seq_wall = asyncio.run(load_sequential(base, args.model, real_q, args.max_tokens))
+        baseline = {q: text for q, _, text in seq_results}
+        report(f"{args.model}, 1 client sequential", seq_results, seq_wall, baseline)
         results, wall = asyncio.run(load(base, args.model, real_q, args.max_tokens))
-        report(f"{args.model} via serve", results, wall, baseline)
+        report(f"{args.model}, {args.clients} concurrent", results, wall, baseline)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-
 
 if __name__ == "__main__":
     main()

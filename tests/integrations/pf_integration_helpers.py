@@ -114,3 +114,21 @@ class MiniLMReranker(pilotfish.Plugin):
             out.append(pilotfish.Document(d.id, d.text, d.doc_id, d.title, float(scores[i]), d.retriever,
                                           {**d.metadata, "reranked": True}))
         return out
+
+
+class KeywordRetriever(pilotfish.Plugin):
+    """A second, lexical retriever (shared words), so the host has two lists to fuse."""
+
+    name = "test-keyword"
+
+    def __init__(self, documents: list[pilotfish.Document], **kw):
+        super().__init__(**kw)
+        self.documents = documents
+
+    @pilotfish.hookimpl
+    def retrieve(self, request, k):
+        words = set(re.findall(r"\w+", request.search_query.lower()))
+        scored = [(len(words & set(re.findall(r"\w+", d.text.lower()))), i) for i, d in enumerate(self.documents)]
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        return [pilotfish.Document(self.documents[i].id, self.documents[i].text, title=self.documents[i].title,
+                                   score=float(s), retriever=self.name) for s, i in scored[:k] if s > 0]

@@ -197,3 +197,17 @@ def test_pilot_chat_model_rag_on_the_real_small_model(rag_pilot):
     assert len(meta["citations"]) == 2 and meta["verdicts"]
     assert msg.usage_metadata["output_tokens"] <= 6 and msg.usage_metadata["input_tokens"] > 100
     assert msg.response_metadata["model_name"] == "smollm2-135m"
+
+
+def test_pilot_retriever_fuses_and_reranks(corpus, retriever_plugin):
+    from pf_integration_helpers import KeywordRetriever, MiniLMReranker
+
+    fused = pilotfish.Pilot(model="fake", plugins=[retriever_plugin, KeywordRetriever(corpus)], use_entrypoints=False)
+    docs = PilotRetriever(pilot=fused, k=3).invoke("British Airways fuel prices profits")
+    assert len(docs) == 3 and {d.metadata["retriever"] for d in docs} == {"fusion"}
+    assert docs[0].metadata["title"] == "High fuel prices hit BA's profits"
+    reranked = pilotfish.Pilot(model="fake", plugins=[retriever_plugin, KeywordRetriever(corpus), MiniLMReranker()],
+                               use_entrypoints=False)
+    rdocs = PilotRetriever(pilot=reranked, k=2).invoke("British Airways fuel prices profits")
+    assert len(rdocs) == 2 and all(d.metadata.get("reranked") for d in rdocs)
+    assert rdocs[0].metadata["score"] >= rdocs[1].metadata["score"]
