@@ -53,24 +53,32 @@ STATIC_DIR = Path(__file__).with_name("static")
 # --- the answer as JSON (shared by the server and the LangChain / LlamaIndex adapters) ---------
 
 
+def _num(value: Any) -> float | None:
+    """Plugins may hand back numpy scalars; JSON wants plain floats."""
+    return None if value is None else float(value)
+
+
 def answer_payload(answer: Any) -> dict[str, Any]:
-    """pilotfish's extra fields of a response: citations, verdicts, route, repairs, usage, trace."""
+    """pilotfish's extra fields of a response: citations, verdicts, route, repairs, usage, trace.
+
+    Plain JSON types only (numpy scores are converted), so it can be sent as is.
+    """
     route = answer.route
     return {
         "text": answer.text,
         "route": {"model": route.model, "reason": route.reason, "plugin": route.plugin} if route else None,
         "citations": [
-            {"index": i, "id": d.id, "doc_id": d.doc_id, "title": d.title, "text": d.text, "score": d.score,
+            {"index": i, "id": d.id, "doc_id": d.doc_id, "title": d.title, "text": d.text, "score": _num(d.score),
              "retriever": d.retriever}
             for i, d in enumerate(answer.documents, start=1)
         ],
         "verdicts": [
-            {"verifier": v.verifier, "passed": v.passed, "label": v.label, "claim": v.claim, "score": v.score,
-             "evidence": v.evidence, "document_id": v.document_id, "span": list(v.span) if v.span else None,
+            {"verifier": v.verifier, "passed": bool(v.passed), "label": v.label, "claim": v.claim, "score": _num(v.score),
+             "evidence": v.evidence, "document_id": v.document_id, "span": [int(x) for x in v.span] if v.span else None,
              "message": v.message}
             for v in answer.verdicts
         ],
-        "passed": answer.passed,
+        "passed": bool(answer.passed),
         "repairs": [
             {"round": r.round, "plugin": r.plugin, "action": r.action, "before": r.before, "after": r.after, "note": r.note}
             for r in answer.repairs
