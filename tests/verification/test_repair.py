@@ -84,7 +84,7 @@ class InjectError:
 
     @pilotfish.hookimpl
     def generate(self, request, messages, model, pilot):
-        gen = model.generate(messages, max_tokens=24, temperature=0.0)
+        gen = model.generate(messages, max_tokens=8, temperature=0.0)
         docs = pilot.retrieve(request)
         for sentence in docs[0].text.split(". "):
             wrong = change_number(sentence.rstrip(".") + ".", random.Random(0))

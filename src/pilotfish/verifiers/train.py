@@ -38,7 +38,7 @@ def train_verifier(
     examples: int = 3000,
     epochs: int = 1,
     batch_size: int = 16,
-    lr: float = 6e-5,
+    lr: float = 1e-4,
     max_length: int = 128,
     paraphrases: int = 0,
     exclude_docs: Iterable[str] = (),
@@ -93,7 +93,7 @@ def train_verifier(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     steps = epochs * ((len(train) + batch_size - 1) // batch_size)
-    warmup = max(1, steps // 10)
+    warmup = max(1, steps // 20)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )

@@ -1,0 +1,138 @@
+"""Claim verification side by side on a labelled claims file (default: the BBC dev claims).
+
+    python benchmarks/verify.py [--claims FILE] [--model PATH] [--json]
+    python benchmarks/verify.py --qa [--qa-limit 12]     # end to end: how often answers pass
+
+Methods (supported vs not, and 3-way where the method can tell contradicted from unsupported):
+- overlap: share of the claim's content words found in the context (lexical baseline);
+- minilm-cosine: best cosine of the claim to a context sentence (all-MiniLM-L6-v2);
+- entailment: the trained cross-encoder (default: the one `pilotfish train verifier` wrote).
+The consistency verifier (SelfCheckGPT) scores a model's *own* answers by re-sampling that model,
+so it does not apply to a file of fixed claims; it is measured end to end with ``--qa``.
+
+Thresholds for balanced accuracy and 3-way labels are cross-fitted on the two halves of the
+file (see pilotfish.verifiers.evaluate). The binary baselines label every non-supported claim
+``unsupported`` for the 3-way macro-F1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+DEV_CLAIMS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bbc-claims-dev.jsonl"
+DEV_QA = DEV_CLAIMS.with_name("bbc-qa-dev.jsonl")
+
+
+def run_claims(path: Path, model: str | None) -> dict[str, dict]:
+    import numpy as np
+
+    import pilotfish
+    from pilotfish.verifiers.claims import split_sentences
+    from pilotfish.verifiers.evaluate import evaluate_rows, metrics, read_claims
+    from pilotfish.verifiers.nli import load_nli
+    from pilotfish.verifiers.scoring import overlap
+
+    rows = read_claims(path)
+    gold = [r["label"] for r in rows]
+    out = {}
+    t = time.perf_counter()
+    s = [overlap(r["claim"], r["context"]) for r in rows]
+    out["overlap"] = metrics(gold, s, [0.0] * len(rows), time.perf_counter() - t)
+
+    emb = pilotfish.get_model("minilm")
+    emb.embed(["warm up"])
+    t = time.perf_counter()
+    s = []
+    for r in rows:
+        sents = [r["context"][a:b] for a, b in split_sentences(r["context"])] or [r["context"]]
+        vecs = np.asarray(emb.embed([r["claim"], *sents]))
+        s.append(float((vecs[1:] @ vecs[0]).max()))
+    out["minilm-cosine"] = metrics(gold, s, [0.0] * len(rows), time.perf_counter() - t)
+
+    nli = load_nli(model)
+    nli.predict(["warm up"], ["warm up"])
+    out["entailment"] = evaluate_rows(rows, nli)
+    out["entailment"]["_model"] = nli.path
+    return out
+
+
+def run_qa(limit: int, model: str | None, seed: int = 0) -> dict:
+    """Answer dev QA questions with smollm2-135m over a lexical retriever on BBC paragraphs and
+    report how often the answer passes the entailment verifier (and how often it is correct)."""
+    import pilotfish
+    from pilotfish.verifiers.entailment import EntailmentVerifier
+    from pilotfish.verifiers.scoring import content_words
+    from pilotfish.verifiers.synth import load_articles, packaged_bbc_dir
+
+    qa = [json.loads(line) for line in DEV_QA.read_text().splitlines() if line.strip()][:limit]
+    rng = random.Random(seed)
+    articles = load_articles(packaged_bbc_dir())
+    wanted = {q["doc_id"] for q in qa}
+    pool = [a for a in articles if a.doc_id in wanted] + rng.sample(articles, 200)
+    docs = []
+    for a in pool:
+        for i, para in enumerate(a.paragraphs):
+            docs.append(pilotfish.Document(f"{a.doc_id}#{i}", " ".join(para), a.doc_id, a.title))
+    words = [content_words(d.text) for d in docs]
+
+    class Lexical:
+        name = "lexical"
+
+        @pilotfish.hookimpl
+        def retrieve(self, request, k):
+            q = content_words(request.search_query)
+            order = sorted(range(len(docs)), key=lambda i: -len(q & words[i]) / (1 + len(words[i])) ** 0.3)
+            return [docs[i] for i in order[:k]]
+
+    pilot = pilotfish.Pilot(model="smollm2-135m", plugins=[Lexical(), EntailmentVerifier(model=model or "")],
+                            use_entrypoints=False, top_k=3, max_repair_rounds=0)
+    passed = claims_ok = claims = correct = 0
+    t = time.perf_counter()
+    for q in qa:
+        ans = pilot.run(q["question"], max_tokens=48)
+        passed += ans.passed
+        claims += len(ans.verdicts)
+        claims_ok += sum(v.passed for v in ans.verdicts)
+        correct += q["answer"].lower() in ans.text.lower()
+    n = len(qa)
+    return {"questions": n, "answers_passing": passed / n, "claims_passing": claims_ok / max(1, claims),
+            "answer_contains_gold": correct / n, "seconds_per_question": (time.perf_counter() - t) / n}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--claims", type=Path, default=DEV_CLAIMS)
+    ap.add_argument("--model", default=None, help="NLI checkpoint (default: the trained verifier)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--qa", action="store_true", help="end to end on the dev QA set instead")
+    ap.add_argument("--qa-limit", type=int, default=12)
+    args = ap.parse_args()
+    if args.qa:
+        report = run_qa(args.qa_limit, args.model)
+        print(json.dumps(report, indent=2))
+        return
+    results = run_claims(args.claims, args.model)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    n = next(iter(results.values()))["_n"]
+    print(f"{args.claims.name}: {n} claims; thresholds cross-fitted on the other half")
+    print(f"{'method':<16} {'AUROC':>6} {'bal.acc':>8} {'macroF1':>8} {'claims/s':>9}")
+    for name, r in results.items():
+        print(f"{name:<16} {r['auroc']:>6.3f} {r['balanced_accuracy']:>8.3f} {r['macro_f1']:>8.3f} {r['claims_per_s']:>9.1f}")
+    print("consistency      n/a (scores a model's own re-sampled answers; see --qa)")
+    print("goals            0.850    0.800    0.650      20.0")
+    print(f"entailment model: {results['entailment']['_model']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
