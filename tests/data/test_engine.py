@@ -54,3 +54,23 @@ def test_ray_engine_matches_local():
             assert remote.report.outputs == local.report.outputs
     finally:
         ray.shutdown()
+
+
+def test_cli_paraphrase_resumes_and_refuses_changed_config(run_cli, write_lines, tmp_path):
+    data = write_lines("in.jsonl", ROWS)
+    args = ["synthesize", "paraphrase", data, "-m", "fake", "--shard-size", "4", "--state-dir", tmp_path / "st"]
+    code, _, err = run_cli(*args, "-o", tmp_path / "a.jsonl")
+    assert code == 0 and "shards 3/3" in err and "10 in, 10 out" in err
+    code, _, err = run_cli(*args, "-o", tmp_path / "b.jsonl")
+    assert code == 0 and "(3 resumed)" in err
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    code, _, err = run_cli(*args, "--n", "2", "-o", tmp_path / "c.jsonl")
+    assert code == 1 and "refusing to resume" in err and "job.params.n: 1 -> 2" in err
+
+
+def test_cli_scratch_with_a_black_box_model(run_cli, tmp_path):
+    code, _, err = run_cli("synthesize", "scratch", "--task", "topic classification", "--labels", "a,b", "--n", "2",
+                           "-m", "fake", "-o", tmp_path / "g.jsonl")
+    assert code == 0 and "scratch with fake: 4 in" in err
+    rows = [json.loads(x) for x in (tmp_path / "g.jsonl").read_text().splitlines()]
+    assert rows and all(r["provenance"]["prompt"] == "scratch" for r in rows)

@@ -145,6 +145,8 @@ def run_job(job: dict[str, Any], records: Sequence[Record], *, engine: str = "lo
         if progress:
             _progress(len(outputs), len(shards), resumed)
 
+    if progress and not todo:
+        _progress(len(shards), len(shards), resumed)
     if engine == "local":
         for i in todo:
             finish(i, apply_job(job, shards[i]))
