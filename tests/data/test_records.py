@@ -93,3 +93,17 @@ def test_cli_usage_errors(run_cli, write_lines, tmp_path):
     assert code == 2 and "PLUGIN.OPTION=VALUE" in err
     code, _, err = run_cli("weak-to-strong", "--few", data, "--pool", data, "--test", data)
     assert code == 1 and "line 1: record has no 'label' field" in err
+
+
+def test_register_commands_adds_the_data_commands():
+    import click
+
+    from pilotfish.data import cli as data_cli
+
+    @click.group()
+    def root():
+        pass
+
+    data_cli.register_commands(root)
+    assert {"synthesize", "curate", "distill", "weak-to-strong"} <= set(root.commands)
+    assert {"scratch", "label", "paraphrase", "dedup"} == set(root.commands["synthesize"].commands)
