@@ -35,6 +35,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_corpus(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two articles per topic (for tests that build indexes several times)."""
+    root = tmp_path_factory.mktemp("small")
+    for topic in TOPICS:
+        (root / topic).mkdir()
+        for i in (1, 2):
+            shutil.copy(corpus / topic / f"{i:03d}.txt", root / topic / f"{i:03d}.txt")
+    return root
+
+
+@pytest.fixture(scope="session")
 def index_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from pilotfish.retrievers.index import build_index
 

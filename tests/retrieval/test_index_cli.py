@@ -25,9 +25,9 @@ def cli():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def work_corpus(corpus: Path, tmp_path: Path) -> Path:
+def work_corpus(small_corpus: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "corpus"
-    shutil.copytree(corpus, dst)
+    shutil.copytree(small_corpus, dst)
     return dst
 
 
