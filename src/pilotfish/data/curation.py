@@ -143,8 +143,8 @@ def select(
         if n < 0:
             raise InputError(f"top must be positive, got {top}")
         if by is not None:
-            col = column(records, by)
-            idx.sort(key=lambda i: (-col[i] if descending else col[i], i))
+            order_col = column(records, by)
+            idx.sort(key=lambda i: (-order_col[i] if descending else order_col[i], i))
         else:
             rng = np.random.default_rng(seed)
             idx = [idx[j] for j in rng.permutation(len(idx))]

@@ -33,6 +33,8 @@ class Synthesis(Plugin):
     class Options(PluginOptions):
         dedup_threshold: float = 0.8
 
+    options: Options
+
     @hookimpl(trylast=True)
     def synthesize(self, method: str, records: list[Record], params: dict[str, Any], model: Any) -> Any:
         from . import synthesis
@@ -86,6 +88,8 @@ class PerplexityScorer(Plugin):
         field: str = "text"
         max_chars: int = 2000
 
+    options: Options
+
     @hookimpl
     def score_examples(self, records: list[Record]) -> dict[str, list[Any]]:
         from .curation import perplexity_scores
@@ -103,6 +107,8 @@ class IFDScorer(Plugin):
         model: str = "smollm2-135m"
         instruction_field: str = "text"
         response_field: str = "response"
+
+    options: Options
 
     @hookimpl
     def score_examples(self, records: list[Record]) -> dict[str, list[Any]]:
@@ -125,6 +131,8 @@ class CoverageScorer(Plugin):
         clusters: int = 10
         embedder: str = "minilm"
         field: str = "text"
+
+    options: Options
 
     @hookimpl
     def score_examples(self, records: list[Record]) -> dict[str, list[Any]]:
@@ -150,6 +158,8 @@ class QualityScorer(Plugin):
         positive: str = "high"
         field: str = "text"
         save: str | None = None
+
+    options: Options
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -197,6 +207,8 @@ class DedupScorer(Plugin):
         threshold: float = 0.8
         method: str = "minhash"
         field: str = "text"
+
+    options: Options
 
     @hookimpl
     def score_examples(self, records: list[Record]) -> dict[str, list[Any]]:
