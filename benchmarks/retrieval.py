@@ -95,10 +95,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         build_s("trained", "colbert"), part_size_mb(trained, "colbert")))
     hybrid = ["bm25", "dense"] + (["colbert"] if have_trained or not args.no_colbert_base else [])
     hyb_opts = {"colbert": {"index": str(colbert_best)}}
-    configs.append(("hybrid RRF (" + "+".join(hybrid) + ")", hybrid, hyb_opts, None, None))
     configs.append(("hybrid RRF (bm25+dense)", ["bm25", "dense"], {}, None, None))
-    configs.append((f"hybrid + maxsim rerank ({best_model})", hybrid + ["maxsim-reranker"],
-                    {**hyb_opts, "maxsim-reranker": {"model": best_model, "candidates": 30}}, None, None))
+    if hybrid != ["bm25", "dense"]:
+        configs.append((f"hybrid RRF (bm25+dense+colbert {best_model})", hybrid, hyb_opts, None, None))
+    configs.append((f"hybrid RRF + maxsim rerank top-{args.rerank} ({best_model})", hybrid + ["maxsim-reranker"],
+                    {**hyb_opts, "maxsim-reranker": {"model": best_model, "candidates": args.rerank}}, None, None))
     rows = []
     for name, plugins, options, seconds, size in configs:
         if args.only and not any(o in name for o in args.only.split(",")):
@@ -123,6 +124,7 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="comma-separated substrings of the configurations to run")
     ap.add_argument("--no-colbert-base", action="store_true")
     ap.add_argument("--no-colbert-trained", action="store_true")
+    ap.add_argument("--rerank", type=int, default=20, help="candidates the maxsim reranker rescores")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.corpus = args.corpus or str(bbc_root())
@@ -139,7 +141,8 @@ def main() -> None:
     print("-" * len(head))
     for r in rows:
         def f(v: Any, fmt: str) -> str:
-            return format(v, fmt) if isinstance(v, (int, float)) else "-"
+            width = int(fmt.split(".")[0])
+            return format(v, fmt) if isinstance(v, (int, float)) else "-".rjust(width)
         print(f"{r['name']:<44}{f(r['recall@1'], '6.2f')}{f(r['recall@3'], '6.2f')}{f(r['recall@10'], '6.2f')}"
               f"{f(r['mrr@10'], '8.3f')}{f(r['paraphrase_recall@3'], '9.2f')}{f(r['latency_ms_p50'], '8.1f')}"
               f"{f(r['latency_ms_p95'], '8.1f')}{f(r['cpu_ms_p50'], '8.1f')}{f(r['build_s'], '9.0f')}{f(r['size_mb'], '7.1f')}")

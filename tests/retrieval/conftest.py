@@ -55,6 +55,16 @@ def index_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def bm25_index(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cheap bm25-only index of the small corpus (reranker and CLI-error tests)."""
+    from pilotfish.retrievers.index import build_index
+
+    out = tmp_path_factory.mktemp("bm25") / "idx"
+    build_index(small_corpus, out, ["bm25"])
+    return out
+
+
+@pytest.fixture(scope="session")
 def headline_queries(corpus: Path) -> list[tuple[str, str]]:
     out = []
     for topic in TOPICS:

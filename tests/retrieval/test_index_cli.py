@@ -88,14 +88,14 @@ def test_killed_indexer_leaves_previous_index_usable(work_corpus: Path, tmp_path
     assert rag_pilot(["dense"], out).retrieve("potatoes on the moon", 3)[0].doc_id == "tech/777"
 
 
-def test_cli_errors_are_one_line(cli, tmp_path: Path, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_errors_are_one_line(cli, tmp_path: Path, bm25_index: Path) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
     (tmp_path / "empty").mkdir()
     r = runner.invoke(cli, ["index", str(tmp_path / "empty"), "--out", str(tmp_path / "i")])
     assert r.exit_code == 1 and "no text documents" in r.output
     r = runner.invoke(cli, ["index", str(tmp_path / "empty"), "--out", str(tmp_path / "i"), "-r", "bm25,splade"])
     assert r.exit_code == 1 and "unknown retriever" in r.output
-    r = runner.invoke(cli, ["search", "  ", "--index", str(index_dir)])
+    r = runner.invoke(cli, ["search", "  ", "--index", str(bm25_index)])
     assert r.exit_code == 1 and "empty" in r.output
     r = runner.invoke(cli, ["search", "profits", "--index", str(tmp_path / "missing")])
     assert r.exit_code == 1 and "no index at" in r.output and "Traceback" not in r.output

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from pilotfish.core.errors import MissingDependencyError, ModelError
 
-from .base import RetrieverOptions, RetrieverPlugin, Searcher
+from .base import RetrieverOptions, RetrieverPlugin, Searcher, one_thread
 from .index import BuildContext, Index, IndexError_, check_setting
 
 DEFAULT_MODEL = "default"
@@ -429,7 +429,8 @@ class ColbertSearcher(Searcher):
         self.n = len(self.lens)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        q = self.encoder.encode_queries([query])[0]
+        with one_thread():
+            q = self.encoder.encode_queries([query])[0]
         q = q[(q * q).sum(1) > 0]
         return self.search_vectors(q, k)
 

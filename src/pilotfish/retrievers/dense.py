@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from pilotfish.core.errors import ConfigError, MissingDependencyError, ModelError
 
-from .base import RetrieverOptions, RetrieverPlugin, Searcher
+from .base import RetrieverOptions, RetrieverPlugin, Searcher, one_thread
 from .index import BuildContext, Index, IndexError_, check_setting
 
 DEFAULT_MODEL = "minilm"
@@ -182,7 +182,8 @@ class DenseSearcher(Searcher):
         self.position = {p.id: i for i, p in enumerate(index.passages)}
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        vec = self.embedder.embed([query])
+        with one_thread():
+            vec = self.embedder.embed([query])
         res = self.collection.query(query_embeddings=[vec[0]], n_results=min(k, len(self.position)),
                                     include=["distances"])
         return [(self.position[pid], 1.0 - float(d)) for pid, d in zip(res["ids"][0], res["distances"][0], strict=True)
