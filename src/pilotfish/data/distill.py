@@ -225,7 +225,7 @@ def distill_whitebox(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(s_lm.model.parameters(), 1.0)
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     s_lm.model.eval()
     after = whitebox_eval(t_lm, s_lm, evalset)
     metrics = {"before": before, "after": after, "steps": steps, "train_seconds": time.perf_counter() - start,
