@@ -131,10 +131,11 @@ class MiniLMClaimCheck(pilotfish.Plugin):
         return out
 
 
-def pick_retrievers(corpus: list[pilotfish.Document], workdir: Path) -> tuple[list[Any], dict[str, Any], str]:
-    """Installed pilotfish retrievers over an index of the corpus, or the fallback."""
+def pick_retrievers(corpus: list[pilotfish.Document], workdir: Path,
+                    names: tuple[str, ...] = ("bm25", "dense", "colbert")) -> tuple[list[Any], dict[str, Any], str]:
+    """Installed pilotfish retrievers (of ``names``) over an index of the corpus, or the fallback."""
     installed = pilotfish.installed_plugins()
-    wanted = [name for name in ("bm25", "dense", "colbert") if name in installed]
+    wanted = [name for name in names if name in installed]
     if wanted:
         try:
             from pilotfish.retrievers.index import build_index
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("question", nargs="?", default="Why did high fuel prices hit BA's profits?")
     parser.add_argument("--model", default="smollm2-135m", help="pilotfish model id of the chat model")
     parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--retrievers", default="bm25,dense,colbert",
+                        help="pilotfish retriever plugins to try, comma-separated (empty: the example's own)")
     args = parser.parse_args(argv)
 
     corpus = bbc_corpus()
@@ -185,7 +188,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     before = build_chain(keyword, llm).invoke(args.question)
 
     with tempfile.TemporaryDirectory() as tmp:
-        plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp))
+        names = tuple(n.strip() for n in args.retrievers.split(",") if n.strip())
+        plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp), names)
         retrieval = pilotfish.Pilot(plugins=plugins, **pilot_kwargs)
         pilot_retriever = PilotRetriever(pilot=retrieval, k=2)
         verifier_plugin, verifier_name = pick_verifier()

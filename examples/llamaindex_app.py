@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("question", nargs="?", default="Why did high fuel prices hit BA's profits?")
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--retrievers", default="bm25,dense,colbert",
+                        help="pilotfish retriever plugins to try, comma-separated (empty: LlamaIndex's vector retriever)")
     args = parser.parse_args(argv)
 
     corpus = bbc_corpus()
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     postprocessor = PilotPostprocessor(pilot=rerank_pilot, top_n=2, max_chars=400)
 
     with tempfile.TemporaryDirectory() as tmp:
-        plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp))
+        names = tuple(n.strip() for n in args.retrievers.split(",") if n.strip())
+        plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp), names)
         if retriever_name != "example-minilm":
             retriever: Any = PilotRetriever(pilotfish.Pilot(plugins=plugins, **pilot_kwargs), k=6)
         else:
