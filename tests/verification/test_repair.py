@@ -1,5 +1,6 @@
 """Repair plugins: host logic with a fake model, then end to end with real models."""
 
+import json
 import random
 
 import pytest
@@ -126,6 +127,11 @@ def test_trained_verifier_tells_the_error_from_the_fact(bbc_passages):
 
     if not (default_verifier_path() / "config.json").exists():
         pytest.skip("no trained verifier: run `pilotfish train verifier --corpus bbc`")
+    stats_file = default_verifier_path() / "pilotfish_verifier.json"
+    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    if stats.get("synthetic_val_accuracy", 1.0) < 0.6:
+        pytest.skip(f"the trained verifier is under-trained (held-out synthetic accuracy "
+                    f"{stats['synthetic_val_accuracy']}); train longer")
     pilot, injector = _pilot(bbc_passages, default_verifier_path(), Refuse())
     answer = pilot.run("How much did quarterly profits at Time Warner rise?")
     assert answer.repairs and answer.repairs[0].failed[0].claim == injector.injected

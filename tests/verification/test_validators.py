@@ -1,7 +1,12 @@
 import pytest
 
 import pilotfish
-from pilotfish.verifiers.validators import CitationsValidator, JsonSchemaValidator, LengthValidator, RegexValidator
+from pilotfish.verifiers.validators import (
+    CitationsValidator,
+    JsonSchemaValidator,
+    LengthValidator,
+    RegexValidator,
+)
 
 
 def test_json_schema():
