@@ -54,7 +54,7 @@ def test_plugins_lists_hooks_and_distribution():
     rows = {row["name"]: row for row in json.loads(r.output)}
     assert rows["core"]["hooks"] == ["build_messages", "generate", "route"]
     assert rows["core"]["dist"] == "pilotfish" and rows["core"]["default"]
-    assert rows["shout"]["dist"] == "pilotfish-shout" and rows["shout"]["hooks"] == ["before_prompt"]
+    assert rows["shout"]["dist"] == "pilotfish-shout" and rows["shout"]["hooks"] == ["before_prompt", "register_models"]
 
 
 def test_models_lists_ids_aliases_and_availability():

@@ -190,3 +190,30 @@ def test_plugin_class_with_options(make_pilot):
     assert make_pilot(Prefix).run("x").text == "echo: >> x"
     with pytest.raises(ConfigError, match="plugin 'prefix': unknown option 'txt'"):
         Prefix(txt="a")
+
+
+def test_register_models_from_an_installed_package():
+    from pilotfish.core.models import registry
+
+    reg = registry(refresh=True)
+    assert reg.models["shout-echo"].description.startswith("echoes the question")
+    assert Pilot(model="shout-echo").run("quiet please").text == "QUIET PLEASE"
+
+
+def test_register_models_hook_on_a_manager():
+    from pilotfish.core.models import ModelRegistry
+
+    class Models:
+        @hookimpl
+        def register_models(self, register):
+            register("mine", lambda: pilotfish.FakeModel(["mine"], model_id="mine"), aliases=("my-model",))
+            register.scheme("rev", lambda rest: pilotfish.FakeModel([rest[::-1]], model_id=f"rev:{rest}"))
+
+    pm = build_manager([Models()], use_entrypoints=False)
+    reg = ModelRegistry()
+    pm.hook.register_models(register=reg)
+    assert reg.resolve("my-model")[0] == "mine"
+    model_id, factory = reg.resolve("rev:abc")
+    assert model_id == "rev:abc" and factory().generate("x").text == "cba"
+    with pytest.raises(pilotfish.ModelNotFoundError, match="unknown model 'nope'; known models: mine; id forms: rev:<...>"):
+        reg.resolve("nope")

@@ -21,6 +21,16 @@ class Shout(pilotfish.Plugin):
     class Options(pilotfish.PluginOptions):
         suffix: str = "!"
 
+    @staticmethod
+    @pilotfish.hookimpl
+    def register_models(register):
+        """Process-wide hooks of a plugin class are static methods (read without instantiating)."""
+        register(
+            "shout-echo",
+            lambda: pilotfish.FakeModel(lambda messages: messages[-1]["content"].upper(), model_id="shout-echo"),
+            description="echoes the question in capitals (an example third-party model)",
+        )
+
     @pilotfish.hookimpl
     def before_prompt(self, request):
         return request.replace(question=request.question.upper() + self.options.suffix)
