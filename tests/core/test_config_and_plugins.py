@@ -215,5 +215,5 @@ def test_register_models_hook_on_a_manager():
     assert reg.resolve("my-model")[0] == "mine"
     model_id, factory = reg.resolve("rev:abc")
     assert model_id == "rev:abc" and factory().generate("x").text == "cba"
-    with pytest.raises(pilotfish.ModelNotFoundError, match="unknown model 'nope'; known models: mine; id forms: rev:<...>"):
+    with pytest.raises(pilotfish.ModelNotFoundError, match=r"unknown model 'nope'; known models: .*mine.*; id forms: .*rev:<\.\.\.>"):
         reg.resolve("nope")
