@@ -58,10 +58,10 @@ def test_context_overflow(smollm2):
     from pilotfish.adapters.huggingface import HFCausalLM
 
     # the same weights with a small window: max_tokens is cut to what fits, with a warning
-    small = HFCausalLM(smollm2.model, smollm2.tokenizer, "smollm2-ctx64", context_window=64)
+    small = HFCausalLM(smollm2.model, smollm2.tokenizer, "smollm2-ctx128", context_window=128)
     with pytest.warns(pilotfish.PilotfishWarning, match=r"max_tokens 500 cut to \d+ to fit the context window"):
         gen = small.generate("Write a long story about a cat. " * 5, max_tokens=500)
-    assert gen.prompt_tokens + gen.completion_tokens <= 64
+    assert gen.prompt_tokens + gen.completion_tokens <= 128
 
 
 def test_white_box_access(smollm2):
