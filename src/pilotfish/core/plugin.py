@@ -39,6 +39,8 @@ class Plugin:
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = PluginOptions
+    options: Any
+    """The validated options (an instance of ``Options``)."""
 
     def __init__(self, options: dict[str, Any] | BaseModel | None = None, **kwargs: Any):
         if isinstance(options, BaseModel):

@@ -188,9 +188,9 @@ def chunk_document(doc: SourceDocument, max_words: int = 100, overlap: int = 1) 
     passages: list[Passage] = []
     i = 0
     while i < len(spans):
-        j, words = i, 0
-        while j < len(spans) and (j == i or words + spans[j][2] <= max_words):
-            words += spans[j][2]
+        j, n_words = i, 0
+        while j < len(spans) and (j == i or n_words + spans[j][2] <= max_words):
+            n_words += spans[j][2]
             j += 1
         start, end = spans[i][0], spans[j - 1][1]
         n = len(passages)

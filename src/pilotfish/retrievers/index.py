@@ -227,7 +227,8 @@ def build_index(
 
     passages: list[Passage] = []
     reusable: set[str] = set()
-    added, changed = [], []
+    added: list[str] = []
+    changed: list[str] = []
     unchanged = 0
     files: dict[str, str] = {}
     for doc in report.documents:

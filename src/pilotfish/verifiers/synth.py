@@ -174,7 +174,7 @@ def change_number(s: str, rng: random.Random, **_: object) -> str | None:
     m = rng.choice(found)
     old = m.group(1)
     x = float(old.replace(",", ""))
-    for _ in range(10):
+    for _attempt in range(10):
         if x < 12 and "." not in old:
             new_v = float(rng.choice([v for v in range(1, 13) if v != x]))
         else:
