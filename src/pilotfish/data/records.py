@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +93,25 @@ def read_jsonl(
     ``text_field`` (or without one of the ``require`` fields).
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"dataset {str(p)!r} does not exist or is not a file")
     records: list[Record] = []
+    for where, rec in iter_jsonl(p, "dataset"):
+        check_record(rec, text_field=text_field, require=require, where=where)
+        records.append(rec)
+    if not records and not allow_empty:
+        raise InputError(f"dataset {str(p)!r} is empty (no records)")
+    return ensure_provenance(records)
+
+
+def iter_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, object)`` for each non-blank line of a JSONL file; ``where`` reads ``FILE: line N``.
+
+    The one JSONL reader of the project (datasets, retrieval queries, claim files): a missing
+    file, a line that is not JSON and a line that is not an object are :class:`InputError` s
+    naming the file and line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} {str(p)!r} does not exist or is not a file")
     with p.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -106,11 +122,7 @@ def read_jsonl(
                 raise InputError(f"{p}: line {lineno} is not valid JSON ({exc.msg})") from None
             if not isinstance(rec, dict):
                 raise InputError(f"{p}: line {lineno} is a JSON {type(rec).__name__}, expected an object")
-            check_record(rec, text_field=text_field, require=require, where=f"{p}: line {lineno}")
-            records.append(rec)
-    if not records and not allow_empty:
-        raise InputError(f"dataset {str(p)!r} is empty (no records)")
-    return ensure_provenance(records)
+            yield f"{p}: line {lineno}", rec
 
 
 def check_record(rec: Record, *, text_field: str = "text", require: Sequence[str] = (), where: str = "record") -> None:

@@ -8,7 +8,6 @@ retrieval path of the pilot (retrieve, fusion, rerank) after one warm-up query.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -24,21 +23,14 @@ KS = (1, 3, 10)
 
 
 def load_queries(path: str | Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"queries file {str(path)!r} does not exist")
+    from pilotfish.data.records import iter_jsonl
+
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not str(row.get("question", "")).strip():
-            raise InputError(f"{path}:{n}: each line needs a non-empty 'question'")
+    for where, row in iter_jsonl(path, "queries file"):
+        if not str(row.get("question", "")).strip():
+            raise InputError(f"{where}: each line needs a non-empty 'question'")
         if row.get("doc_id") is not None and not row.get("evidence"):
-            raise InputError(f"{path}:{n}: an answerable query needs 'evidence'")
+            raise InputError(f"{where}: an answerable query needs 'evidence'")
         rows.append(row)
     if not rows:
         raise InputError(f"{path}: no queries")

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Sequence
@@ -28,22 +27,16 @@ LABELS = ("supported", "contradicted", "unsupported")
 
 
 def read_claims(path: str | Path) -> list[dict[str, Any]]:
+    from pilotfish.data.records import iter_jsonl
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"claims file {p} does not exist")
     rows = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p}:{n}: not valid JSON ({exc.msg})") from None
+    for where, row in iter_jsonl(p, "claims file"):
         missing = [k for k in ("context", "claim", "label") if k not in row]
         if missing:
-            raise InputError(f"{p}:{n}: missing {', '.join(missing)} (each line needs context, claim, label)")
+            raise InputError(f"{where}: missing {', '.join(missing)} (each line needs context, claim, label)")
         if row["label"] not in LABELS:
-            raise InputError(f"{p}:{n}: label {row['label']!r} is not one of {', '.join(LABELS)}")
+            raise InputError(f"{where}: label {row['label']!r} is not one of {', '.join(LABELS)}")
         rows.append(row)
     if not rows:
         raise InputError(f"{p} holds no claims")
