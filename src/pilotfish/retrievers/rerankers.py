@@ -32,7 +32,25 @@ def _text(d: Document) -> str:
     return f"{d.title}. {d.text}" if d.title and not d.text.startswith(d.title) else d.text
 
 
-class MaxSimReranker(Plugin):
+class _ScoringReranker(Plugin):
+    """Rescores the first ``candidates`` fused documents with ``scores`` and keeps the best ``k``."""
+
+    def scores(self, query: str, documents: list[Document]) -> list[float]:
+        raise NotImplementedError
+
+    @hookimpl
+    def rerank(self, request: Request, documents: list[Document], k: int) -> list[Document] | None:
+        if not documents:
+            return None
+        query = request.search_query
+        if not query.strip():
+            raise InputError("the search query is empty")
+        n = self.options.candidates  # type: ignore[attr-defined]
+        head, tail = documents[:n], documents[n:]
+        return (_reorder(head, self.scores(query, head), len(head), self.name) + tail)[:k]
+
+
+class MaxSimReranker(_ScoringReranker):
     """Rerank with late interaction (``[pilotfish.plugin.maxsim-reranker]``)."""
 
     name: ClassVar[str] = "maxsim-reranker"
@@ -52,17 +70,6 @@ class MaxSimReranker(Plugin):
         q = enc.encode_queries([query])[0].astype(np.float32)
         docs = enc.encode_docs([_text(d) for d in documents])
         return [float((q @ d.astype(np.float32).T).max(1).sum()) if len(d) else 0.0 for d in docs]
-
-    @hookimpl
-    def rerank(self, request: Request, documents: list[Document], k: int) -> list[Document] | None:
-        if not documents:
-            return None
-        query = request.search_query
-        if not query.strip():
-            raise InputError("the search query is empty")
-        n = self.options.candidates  # type: ignore[attr-defined]
-        head, tail = documents[:n], documents[n:]
-        return (_reorder(head, self.scores(query, head), len(head), self.name) + tail)[:k]
 
 
 _ce_cache: dict[str, Any] = {}
@@ -85,7 +92,7 @@ def load_cross_encoder(model: str) -> tuple[Any, Any]:
         return _ce_cache[model]
 
 
-class CrossEncoderReranker(Plugin):
+class CrossEncoderReranker(_ScoringReranker):
     """Rerank with a cross-encoder (``[pilotfish.plugin.cross-encoder-reranker]``)."""
 
     name: ClassVar[str] = "cross-encoder-reranker"
@@ -112,14 +119,3 @@ class CrossEncoderReranker(Plugin):
                 logits = net(**enc).logits
             out.extend(logits[:, -1].float().tolist())
         return out
-
-    @hookimpl
-    def rerank(self, request: Request, documents: list[Document], k: int) -> list[Document] | None:
-        if not documents:
-            return None
-        query = request.search_query
-        if not query.strip():
-            raise InputError("the search query is empty")
-        n = self.options.candidates  # type: ignore[attr-defined]
-        head, tail = documents[:n], documents[n:]
-        return (_reorder(head, self.scores(query, head), len(head), self.name) + tail)[:k]
