@@ -127,3 +127,29 @@ def test_eval_retrieval_json(cli, corpus: Path, tmp_path: Path) -> None:  # type
     assert 20 < report["mean_passage_words"] <= 100
     r = runner.invoke(cli, ["eval", "retrieval", "--corpus", str(corpus), "--queries", str(tmp_path / "none.jsonl")])
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_ask_and_chat_answer_from_an_index_with_citations(tmp_path):
+    """`pilotfish ask --index DIR` enables the retrievers the index records and cites passages."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "docs"
+    (corpus / "sport").mkdir(parents=True)
+    (corpus / "sport" / "001.txt").write_text("Robots win the cup\nA team of robots won the football cup on Sunday.\n")
+    (corpus / "sport" / "002.txt").write_text("Rain stops play\nThe cricket match was abandoned because of rain.\n")
+    out = tmp_path / "idx"
+    r = subprocess.run([sys.executable, "-m", "pilotfish", "index", str(corpus), "--out", str(out), "-r", "bm25", "-q"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "pilotfish", "ask", "--index", str(out), "-m", "fake",
+                        "who won the football cup?", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    answer = json.loads(r.stdout)
+    assert answer["documents"][0]["doc_id"] == "sport/001"
+    r = subprocess.run([sys.executable, "-m", "pilotfish", "chat", "--index", str(out), "-m", "fake"],
+                       input="who won the football cup?\n", capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "sources: [1] sport/001" in r.stdout
