@@ -345,12 +345,8 @@ class HFCausalLM(WhiteBoxModel):
                     finish = "stop"
                     break
                 text = full
-                safe = len(full) - holdback
-                while safe > emitted and full[safe - 1] == "\ufffd":  # an incomplete UTF-8 sequence
-                    safe -= 1
-                if on_token and safe > emitted:
-                    on_token(full[emitted:safe])
-                    emitted = safe
+                if on_token:
+                    emitted = emit_stable(on_token, full, emitted, holdback)
                 step_input = torch.tensor([[token]])
         if on_token and len(text) > emitted:
             on_token(text[emitted:])
@@ -363,6 +359,21 @@ class HFCausalLM(WhiteBoxModel):
             completion_tokens=len(out_ids),
             finish_reason=finish,
         )
+
+
+def emit_stable(on_token: Any, text: str, emitted: int, holdback: int = 0) -> int:
+    """Stream the part of ``text`` past ``emitted`` that can no longer change; return the new mark.
+
+    Held back: the last ``holdback`` characters (a stop sequence may be starting there) and an
+    incomplete UTF-8 sequence at the end (decoded as U+FFFD until its next byte arrives).
+    """
+    safe = len(text) - holdback
+    while safe > emitted and text[safe - 1] == "\ufffd":
+        safe -= 1
+    if safe > emitted:
+        on_token(text[emitted:safe])
+        return safe
+    return emitted
 
 
 def _decoder_layers(model: Any) -> Any:

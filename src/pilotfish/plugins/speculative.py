@@ -46,13 +46,10 @@ class _Streamer:
             self.skipped_prompt = True
             return
         self.ids.extend(ids)
+        from pilotfish.adapters.huggingface import emit_stable
+
         text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        safe = len(text)
-        while safe > self.emitted and text[safe - 1] == "\ufffd":
-            safe -= 1
-        if safe > self.emitted:
-            self.on_token(text[self.emitted:safe])
-            self.emitted = safe
+        self.emitted = emit_stable(self.on_token, text, self.emitted)
 
     def end(self) -> None:
         pass
