@@ -61,7 +61,7 @@ def cli_runner():  # type: ignore[no-untyped-def]
 def tiny_verifier(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory, cli_runner) -> Path:  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("verifier") / "tiny"
     result = cli_runner("train", "verifier", "--corpus", str(tiny_corpus), "--out", str(out), "--examples", "16",
-                        "--batch-size", "8", "--paraphrases", "1", "--quiet")
+                        "--batch-size", "8", "--paraphrases", "1", "--head-examples", "60", "--quiet")
     assert result.exit_code == 0, result.output
     assert "verifier written to" in result.output
     return out

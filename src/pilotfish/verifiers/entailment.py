@@ -11,6 +11,7 @@ Config::
     [pilotfish.plugin.entailment]
     model = ""            # hub id or path of an NLI checkpoint; "" = the one `pilotfish train verifier` wrote
     threshold = 0.5       # P(entailment) at or above which a claim is supported
+    head = true           # use the calibrated head next to the checkpoint (pilotfish_head.json), if any
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class EntailmentOptions(PluginOptions):
     """Windows (passage pieces) each claim is scored against, the most overlapping first."""
     max_length: int = Field(256, ge=32, le=4096)
     batch_size: int = Field(32, ge=1)
+    head: bool = True
+    """Use the calibrated head stored next to the checkpoint (``pilotfish_head.json``) when there is one."""
     use_request_context: bool = True
     """Also check against ``request.context`` (knowledge text a before_prompt plugin added)."""
 
@@ -48,7 +51,7 @@ class EntailmentVerifier(Plugin):
 
     def nli(self) -> Any:
         o = self.options
-        return load_nli(o.model or None, max_length=o.max_length, batch_size=o.batch_size)
+        return load_nli(o.model or None, max_length=o.max_length, batch_size=o.batch_size, head=o.head)
 
     def check(self, text: str, documents: list[Document], context: tuple[str, ...] = ()) -> list[Verdict]:
         """Verdicts for ``text`` against ``documents`` (usable without a Pilot)."""

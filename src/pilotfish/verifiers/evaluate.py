@@ -131,16 +131,18 @@ def metrics(gold: Sequence[str], p_sup: Sequence[float], p_con: Sequence[float],
 def evaluate_rows(rows: list[dict[str, Any]], nli: Any, threshold: float | None = None,
                   max_windows: int = 4) -> dict[str, Any]:
     """Score every (context, claim) row with an NLI model and compute the report."""
-    from .scoring import score_claims
+    from .scoring import score_claim_groups
 
     start = time.perf_counter()
     p_sup, p_con = [], []
     by_context: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by_context.setdefault(r["context"], []).append(i)
+    groups = [([rows[i]["claim"] for i in idx], [context]) for context, idx in by_context.items()]
     results: dict[int, Any] = {}
-    for context, idx in by_context.items():  # claims of one context are scored together
-        for i, s in zip(idx, score_claims(nli, [rows[i]["claim"] for i in idx], [context], max_windows=max_windows), strict=False):
+    # claims of one context are scored together, all contexts in one batched pass
+    for idx, scores in zip(by_context.values(), score_claim_groups(nli, groups, max_windows=max_windows), strict=True):
+        for i, s in zip(idx, scores, strict=True):
             results[i] = s
     seconds = time.perf_counter() - start
     for i in range(len(rows)):
@@ -150,7 +152,7 @@ def evaluate_rows(rows: list[dict[str, Any]], nli: Any, threshold: float | None 
 
 
 def evaluate_file(path: str | Path, *, config_path: str | None = None, model: str | None = None,
-                  threshold: float | None = None) -> dict[str, Any]:
+                  threshold: float | None = None, head: bool = True) -> dict[str, Any]:
     from pilotfish.core.config import load_config
 
     from .nli import load_nli
@@ -162,7 +164,9 @@ def evaluate_file(path: str | Path, *, config_path: str | None = None, model: st
     model = model or opts.get("model") or None
     if threshold is None and "threshold" in opts:
         threshold = float(opts["threshold"])
-    nli = load_nli(model)
+    if "head" in opts:
+        head = head and bool(opts["head"])
+    nli = load_nli(model, head=head)
     nli.predict(["warm up"], ["warm up"])
     report = evaluate_rows(rows, nli, threshold, max_windows=int(opts.get("max_windows", 4)))
     return report

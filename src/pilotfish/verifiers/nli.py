@@ -75,7 +75,8 @@ class NLIModel:
         batch_size: pairs per forward pass.
     """
 
-    def __init__(self, path: str | Path, *, max_length: int = 256, batch_size: int = 32, device: str = "cpu"):
+    def __init__(self, path: str | Path, *, max_length: int = 256, batch_size: int = 32, device: str = "cpu",
+                 head: bool = True):
         from pilotfish.adapters.huggingface import _require_transformers
 
         transformers = _require_transformers()
@@ -102,12 +103,36 @@ class NLIModel:
         self.two_label = len(self.mapping) == 2
         self._torch = torch
         self._lock = threading.Lock()
+        from .head import VerifierHead
+
+        self.head = VerifierHead.load(local) if head and local.is_dir() else None
+        """The calibrated head stored next to the checkpoint (:mod:`pilotfish.verifiers.head`), if any."""
+        self._featurizer: Any = None
 
     def __repr__(self) -> str:
-        return f"<NLIModel {self.path!r}>"
+        return f"<NLIModel {self.path!r}{' +head' if self.head is not None else ''}>"
 
-    def predict(self, premises: Sequence[str], hypotheses: Sequence[str]) -> Any:
-        """Probabilities ``[n, 3]`` (numpy) in the order entailment, neutral, contradiction."""
+    def predict(self, premises: Sequence[str], hypotheses: Sequence[str], raw: bool = False) -> Any:
+        """Probabilities ``[n, 3]`` (numpy) in the order entailment, neutral, contradiction.
+
+        With a head next to the checkpoint (and ``raw=False``) these are the head's probabilities,
+        computed from the cross-encoder's and the alignment features; ``raw=True`` gives the
+        cross-encoder's own.
+        """
+        probs = self._predict_raw(premises, hypotheses)
+        if self.head is None or raw or not len(premises):
+            return probs
+        return self.head.predict_proba(self.features(premises, hypotheses, probs))
+
+    def features(self, premises: Sequence[str], hypotheses: Sequence[str], probs: Any) -> Any:
+        """The head's input features for the pairs (``probs``: the cross-encoder's output)."""
+        from .head import Featurizer
+
+        if self._featurizer is None:
+            self._featurizer = Featurizer()
+        return self._featurizer(premises, hypotheses, probs)
+
+    def _predict_raw(self, premises: Sequence[str], hypotheses: Sequence[str]) -> Any:
         import numpy as np
 
         torch = self._torch
@@ -153,11 +178,14 @@ def resolve_verifier_path(model: str | None) -> str:
     return str(path)
 
 
-def load_nli(model: str | None = None, **kwargs: Any) -> NLIModel:
-    """The shared :class:`NLIModel` for an id or path (the trained default when ``None``)."""
+def load_nli(model: str | None = None, *, max_length: int = 256, batch_size: int = 32, head: bool = True) -> NLIModel:
+    """The shared :class:`NLIModel` for an id or path (the trained default when ``None``).
+
+    One instance per (model, max_length, batch_size, head): callers that use the defaults share it.
+    """
     path = resolve_verifier_path(model)
-    key = f"{path}|{sorted(kwargs.items())}"
+    key = f"{path}|{max_length}|{batch_size}|{head}"
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = NLIModel(path, **kwargs)
+            _cache[key] = NLIModel(path, max_length=max_length, batch_size=batch_size, head=head)
         return _cache[key]

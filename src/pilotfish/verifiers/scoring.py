@@ -99,28 +99,51 @@ def score_claims(
     window_tokens: int | None = None,
 ) -> list[ClaimScore]:
     """Score every claim against the passages (see the module docstring for the rule)."""
-    windows = make_windows(documents, nli, window_tokens)
-    if not windows:
-        return [ClaimScore("unsupported", 0.0, 0.0, 1.0, None, None) for _ in claims]
-    pairs: list[tuple[int, int]] = []
-    for c, claim in enumerate(claims):
-        ranked = sorted(range(len(windows)), key=lambda w: -overlap(claim, windows[w].text))
-        pairs.extend((c, w) for w in ranked[:max_windows])
-    probs = nli.predict([windows[w].text for _, w in pairs], [claims[c] for c, _ in pairs])
-    per_claim: dict[int, list[tuple[int, list[float]]]] = {}
-    for (c, w), p in zip(pairs, probs, strict=False):
-        per_claim.setdefault(c, []).append((w, [float(x) for x in p]))
+    return score_claim_groups(nli, [(claims, documents)], threshold=threshold, max_windows=max_windows,
+                              window_tokens=window_tokens)[0]
+
+
+def score_claim_groups(
+    nli: NLIModel,
+    groups: Sequence[tuple[Sequence[str], Sequence[Document | str]]],
+    *,
+    threshold: float = 0.5,
+    max_windows: int = 4,
+    window_tokens: int | None = None,
+) -> list[list[ClaimScore]]:
+    """:func:`score_claims` for several (claims, passages) groups, with one batched model pass for all."""
+    pairs: list[tuple[int, int, int]] = []  # (group, claim, window)
+    group_windows = []
+    for g, (claims, documents) in enumerate(groups):
+        windows = make_windows(documents, nli, window_tokens)
+        group_windows.append(windows)
+        for c, claim in enumerate(claims):
+            ranked = sorted(range(len(windows)), key=lambda w: -overlap(claim, windows[w].text))
+            pairs.extend((g, c, w) for w in ranked[:max_windows])
+    probs = nli.predict([group_windows[g][w].text for g, _, w in pairs], [groups[g][0][c] for g, c, _ in pairs])
+    per_claim: dict[tuple[int, int], list[tuple[int, list[float]]]] = {}
+    for (g, c, w), p in zip(pairs, probs, strict=False):
+        per_claim.setdefault((g, c), []).append((w, [float(x) for x in p]))
     out = []
-    for c, claim in enumerate(claims):
-        rows = per_claim.get(c, [])
-        w_e, p_e = max(rows, key=lambda r: r[1][ENTAILMENT])
-        w_c, p_c = max(rows, key=lambda r: r[1][CONTRADICTION])
-        if p_e[ENTAILMENT] >= threshold:
-            label, w, p = "supported", w_e, p_e
-        elif not nli.two_label and p_c[CONTRADICTION] >= 1.0 - p_e[ENTAILMENT] - p_c[CONTRADICTION]:
-            label, w, p = "contradicted", w_c, p_c
-        else:
-            label, w, p = "unsupported", w_e, p_e
-        out.append(ClaimScore(label, p_e[ENTAILMENT], p_c[CONTRADICTION], max(0.0, 1.0 - p_e[ENTAILMENT] - p_c[CONTRADICTION])
-                              if not nli.two_label else p[NEUTRAL], _evidence(claim, windows[w]), windows[w].doc_index))
+    for g, (claims, _) in enumerate(groups):
+        windows = group_windows[g]
+        if not windows:
+            out.append([ClaimScore("unsupported", 0.0, 0.0, 1.0, None, None) for _ in claims])
+            continue
+        scores = []
+        for c, claim in enumerate(claims):
+            rows = per_claim.get((g, c), [])
+            w_e, p_e = max(rows, key=lambda r: r[1][ENTAILMENT])
+            w_c, p_c = max(rows, key=lambda r: r[1][CONTRADICTION])
+            if p_e[ENTAILMENT] >= threshold:
+                label, w, p = "supported", w_e, p_e
+            elif not nli.two_label and p_c[CONTRADICTION] >= 1.0 - p_e[ENTAILMENT] - p_c[CONTRADICTION]:
+                label, w, p = "contradicted", w_c, p_c
+            else:
+                label, w, p = "unsupported", w_e, p_e
+            scores.append(ClaimScore(
+                label, p_e[ENTAILMENT], p_c[CONTRADICTION],
+                max(0.0, 1.0 - p_e[ENTAILMENT] - p_c[CONTRADICTION]) if not nli.two_label else p[NEUTRAL],
+                _evidence(claim, windows[w]), windows[w].doc_index))
+        out.append(scores)
     return out
