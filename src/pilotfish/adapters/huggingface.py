@@ -90,6 +90,22 @@ def _missing(name: str) -> ModelError:
     return ModelError(f"the packaged model {name!r} is not installed; fix: {info['install']}")
 
 
+def cpu_has_bf16() -> bool:
+    """True where the CPU computes bfloat16 natively (AVX512-BF16 / AMX) and ``PILOTFISH_NO_BF16`` is unset.
+
+    Encoder-only models (MiniLM embedder, cross-encoders) run about 2x faster under bf16 autocast
+    there, with cosine > 0.9999 to the fp32 outputs.
+    """
+    if os.environ.get("PILOTFISH_NO_BF16"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def minilm_path() -> Path:
     if not packaged_available("minilm"):
         raise _missing("minilm")

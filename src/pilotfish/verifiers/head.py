@@ -103,10 +103,15 @@ class Featurizer:
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> list[tuple[Any, list[str]]]:
+        import torch
+
+        from pilotfish.adapters.huggingface import cpu_has_bf16
         from pilotfish.eval import _embed
 
         out = []
-        for ids, emb in _embed(list(texts), self.tokenizer, self.model, None, self.batch_size):
+        with torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16()):
+            embedded = _embed(list(texts), self.tokenizer, self.model, None, self.batch_size)
+        for ids, emb in embedded:
             # drop [CLS] and [SEP]
             out.append((emb[1:-1].numpy(), self.tokenizer.convert_ids_to_tokens(ids[1:-1])))
         return out

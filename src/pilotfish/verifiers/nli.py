@@ -143,7 +143,9 @@ class NLIModel:
             return out
         # sort by length so batches pad little
         order = sorted(range(len(premises)), key=lambda i: len(premises[i]) + len(hypotheses[i]))
-        with self._lock, torch.inference_mode():
+        from pilotfish.adapters.huggingface import cpu_has_bf16
+
+        with self._lock, torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16()):
             for s in range(0, len(order), self.batch_size):
                 idx = order[s:s + self.batch_size]
                 enc = self.tokenizer(
