@@ -49,6 +49,12 @@ _NEG = re.compile(r"\b(not|no|never|n't|without|nobody|none|nothing|neither|nor|
 _WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
 
 
+def _norm(word: str) -> str:
+    """A word compared case-, possessive- and plural-insensitively ("Allsop's" = "allsop", "Globes" = "globe")."""
+    w = re.sub(r"'s$", "", word.lower())
+    return w[:-1] if len(w) > 3 and w.endswith("s") else w
+
+
 def _run(values: Any, t: float) -> float:
     best = cur = 0
     for v in values:
@@ -74,8 +80,8 @@ def pair_features(premise: str, claim: str, p_emb: Any, p_tokens: Sequence[str],
     win = np.convolve(m, np.ones(3) / 3, mode="valid") if len(m) >= 3 else m
     cnum, pnum = set(numbers(claim)), set(numbers(premise))
     cw, pw = _WORD.findall(claim), _WORD.findall(premise)
-    caps_c = {w for w in cw[1:] if w[0].isupper()}
-    caps_p = set(pw)
+    caps_c = {_norm(w) for w in cw[1:] if w[0].isupper()}
+    caps_p = {_norm(w) for w in pw}
     novel_caps = caps_c - caps_p
     neg_c, neg_p = len(_NEG.findall(claim)), len(_NEG.findall(premise))
     lower_p = {w.lower() for w in pw}
