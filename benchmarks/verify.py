@@ -39,7 +39,7 @@ def run_claims(path: Path, model: str | None) -> dict[str, dict]:
 
     import pilotfish
     from pilotfish.verifiers.claims import split_sentences
-    from pilotfish.verifiers.evaluate import evaluate_rows, metrics, read_claims
+    from pilotfish.verifiers.evaluate import evaluate_rows, metrics, read_claims, warm_up
     from pilotfish.verifiers.nli import load_nli
     from pilotfish.verifiers.scoring import overlap
 
@@ -61,11 +61,11 @@ def run_claims(path: Path, model: str | None) -> dict[str, dict]:
     out["minilm-cosine"] = metrics(gold, s, [0.0] * len(rows), time.perf_counter() - t)
 
     raw = load_nli(model, head=False)
-    raw.predict(["warm up"], ["warm up"])
+    warm_up(raw, rows)
     out["cross-encoder"] = evaluate_rows(rows, raw)
     nli = load_nli(model)
     if nli.head is not None:
-        nli.predict(["warm up"], ["warm up"])
+        warm_up(nli, rows)
         out["entailment"] = evaluate_rows(rows, nli)
     else:
         print("the checkpoint has no head (pilotfish_head.json): `pilotfish train verifier --head-only` fits one",

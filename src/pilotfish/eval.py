@@ -68,7 +68,10 @@ def _encoder(model: str) -> tuple[Any, Any]:
         return _encoders[model]
 
 
-def _embed(texts: Sequence[str], tokenizer: Any, encoder: Any, num_layers: int | None, batch_size: int) -> list[tuple[list[int], Any]]:
+def _embed(texts: Sequence[str], tokenizer: Any, encoder: Any, num_layers: int | None, batch_size: int,
+           pad_multiple: int = 1) -> list[tuple[list[int], Any]]:
+    """Normalised token embeddings per text; ``pad_multiple`` rounds each batch's width up (fewer
+    distinct shapes, so fewer first-use kernel compilations under bf16)."""
     import torch
 
     max_len = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
@@ -80,6 +83,7 @@ def _embed(texts: Sequence[str], tokenizer: Any, encoder: Any, num_layers: int |
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             width = max(len(ids[i]) for i in idx)
+            width = -(-width // pad_multiple) * pad_multiple
             x = torch.tensor([ids[i] + [pad] * (width - len(ids[i])) for i in idx])
             mask = torch.tensor([[1] * len(ids[i]) + [0] * (width - len(ids[i])) for i in idx])
             res = encoder(input_ids=x, attention_mask=mask, output_hidden_states=num_layers is not None)

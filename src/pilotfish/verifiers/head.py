@@ -116,7 +116,7 @@ class Featurizer:
 
         out = []
         with torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16()):
-            embedded = _embed(list(texts), self.tokenizer, self.model, None, self.batch_size)
+            embedded = _embed(list(texts), self.tokenizer, self.model, None, self.batch_size, pad_multiple=16)
         for ids, emb in embedded:
             # drop [CLS] and [SEP]
             out.append((emb[1:-1].numpy(), self.tokenizer.convert_ids_to_tokens(ids[1:-1])))

@@ -150,7 +150,7 @@ class NLIModel:
                 idx = order[s:s + self.batch_size]
                 enc = self.tokenizer(
                     [premises[i] for i in idx], [hypotheses[i] for i in idx], truncation="longest_first",
-                    max_length=self.max_length, padding=True, return_tensors="pt",
+                    max_length=self.max_length, padding=True, pad_to_multiple_of=16, return_tensors="pt",
                 ).to(self.device)
                 probs = torch.softmax(self.model(**enc).logits.float(), dim=-1).cpu().numpy()
                 for j, i in enumerate(idx):
