@@ -11,6 +11,12 @@ Indexes (each reused and updated incrementally when present):
     WORK/main          bm25 + dense (MiniLM on chromadb)
     WORK/colbert-base  colbert with model = minilm-untrained
     WORK/colbert       colbert with the trained model (``pilotfish train colbert``), when one exists
+
+Or ``--index DIR``: one existing index with bm25, dense and colbert (trained model) parts, e.g. built
+by ``pilotfish index CORPUS --out DIR -r bm25,dense,colbert``; every row then runs on it, and the
+MaxSim reranker scores the candidates from the index's stored token vectors.
+
+    python benchmarks/retrieval.py --index DIR --rerank 20,50
 """
 
 from __future__ import annotations
@@ -69,6 +75,12 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     main = work / "main"
     base = work / "colbert-base"
     trained = work / "colbert"
+    if args.index and args.headline:
+        return bm25_headline(args, queries)
+    if args.index and args.sweep:
+        return fusion_sweep(args, queries)
+    if args.index:
+        return run_on_index(args, queries)
     manifests = {"main": ensure_index(corpus, main, ["bm25", "dense"], {})}
     if not args.no_colbert_base:
         manifests["base"] = ensure_index(corpus, base, ["colbert"], {"colbert": {"model": "minilm-untrained"}})
@@ -98,8 +110,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     configs.append(("hybrid RRF (bm25+dense)", ["bm25", "dense"], {}, None, None))
     if hybrid != ["bm25", "dense"]:
         configs.append((f"hybrid RRF (bm25+dense+colbert {best_model})", hybrid, hyb_opts, None, None))
-    configs.append((f"hybrid RRF + maxsim rerank top-{args.rerank} ({best_model})", hybrid + ["maxsim-reranker"],
-                    {**hyb_opts, "maxsim-reranker": {"model": best_model, "candidates": args.rerank}}, None, None))
+    depth = int(str(args.rerank).split(",")[0])
+    configs.append((f"hybrid RRF + maxsim rerank top-{depth} ({best_model})", hybrid + ["maxsim-reranker"],
+                    {**hyb_opts, "maxsim-reranker": {"model": best_model, "candidates": depth,
+                                                     "index": str(colbert_best)}}, None, None))
     rows = []
     for name, plugins, options, seconds, size in configs:
         if args.only and not any(o in name for o in args.only.split(",")):
@@ -116,6 +130,160 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _evaluate_rows(args: argparse.Namespace, queries: list[dict[str, Any]], index: Path,
+                   configs: list[tuple[str, list[str], dict[str, Any], Any, Any, int]]) -> list[dict[str, Any]]:
+    from pilotfish import FakeModel, Pilot, PilotConfig
+    from pilotfish.retrievers.evaluate import evaluate
+    from pilotfish.retrievers.index import open_index
+
+    idx = open_index(index)
+    words = sum(len(p.text.split()) for p in idx.passages) / len(idx.passages)
+    rows = []
+    for name, plugins, options, seconds, size, candidates in configs:
+        if args.only and not any(o in name for o in args.only.split(",")):
+            continue
+        pilot = Pilot(model=FakeModel(), plugins=plugins, options=options,
+                      config=PilotConfig(index=str(index), candidates=candidates))
+        rep = evaluate(lambda q, k, p=pilot: p.retrieve(q, k), queries, len(idx.passages), words)
+        para = rep["by_kind"].get("paraphrase", {})
+        rows.append({"name": name, "recall@1": rep["recall@1"], "recall@3": rep["recall@3"], "recall@10": rep["recall@10"],
+                     "mrr@10": rep["mrr@10"], "paraphrase_recall@3": para.get("recall@3"),
+                     "latency_ms_p50": rep["latency_ms_p50"], "latency_ms_p95": rep["latency_ms_p95"], "cpu_ms_p50": rep["cpu_ms_p50"],
+                     "build_s": seconds, "size_mb": None if size is None else round(size, 1),
+                     "passages": rep["passages"], "mean_passage_words": rep["mean_passage_words"]})
+        print(f"done: {name}", file=sys.stderr)
+    return rows
+
+
+def fusion_sweep(args: argparse.Namespace, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Quality only: each retriever's top 50 is computed once per query, then RRF variants (k, weights)
+    and MaxSim rerank depths are scored on those lists (the host fuses with k = 60, equal weights)."""
+    from pilotfish import FakeModel, Pilot, PilotConfig
+    from pilotfish.retrievers.colbert import get_encoder
+    from pilotfish.retrievers.evaluate import _metrics, hit_rank
+    from pilotfish.retrievers.index import read_manifest
+
+    index = Path(args.index).resolve()
+    m = read_manifest(index)
+    built = [r for r in ("bm25", "dense", "colbert") if r in m["retrievers"]]
+    model = m["settings"].get("colbert", {}).get("model", "").split("@")[0] or "default"
+    pilot = Pilot(model=FakeModel(), plugins=[*built, "maxsim-reranker"], options={"maxsim-reranker": {"model": model}},
+                  config=PilotConfig(index=str(index)))
+    plugins = {r: pilot.pm.get_plugin(r) for r in built}
+    reranker = pilot.pm.get_plugin("maxsim-reranker")
+    enc = get_encoder(model)
+    answerable = [q for q in queries if q.get("doc_id") is not None]
+    lists = []
+    for q in answerable:
+        lists.append({r: plugins[r].search(pilot, q["question"], 50) for r in built})
+
+    def fuse(per: dict[str, list[Any]], k: int, weights: dict[str, float]) -> list[Any]:
+        scores: dict[str, float] = {}
+        first: dict[str, Any] = {}
+        for r, docs in per.items():
+            for rank, d in enumerate(docs[:50], 1):
+                scores[d.id] = scores.get(d.id, 0.0) + weights.get(r, 1.0) / (k + rank)
+                first.setdefault(d.id, d)
+        return [first[i] for i in sorted(scores, key=lambda i: -scores[i])]
+
+    def rerank(q: str, fused: list[Any], depth: int) -> list[Any]:
+        head = fused[:depth]
+        s = reranker.scores(q, head, pilot)
+        return [head[i] for i in sorted(range(len(head)), key=lambda i: -s[i])] + fused[depth:]
+
+    variants: list[tuple[str, list[str], int, dict[str, float], int]] = []
+    for rs in (["bm25", "dense"], built):
+        tag = "+".join(rs)
+        for k in (60, 10):
+            variants.append((f"RRF k={k} {tag}", rs, k, {}, 0))
+        if "colbert" in rs:
+            variants.append((f"RRF k=60 {tag} (colbert weight 2)", rs, 60, {"colbert": 2.0}, 0))
+        for depth in (20, 50):
+            variants.append((f"RRF k=60 {tag} + rerank top-{depth}", rs, 60, {}, depth))
+    rows = []
+    del enc
+    for name, rs, k, w, depth in variants:
+        ranks, para = [], []
+        for q, per in zip(answerable, lists, strict=True):
+            fused = fuse({r: per[r] for r in rs}, k, w)
+            if depth:
+                fused = rerank(q["question"], fused, depth)
+            r = hit_rank(fused[:10], q["doc_id"], q["evidence"])
+            ranks.append(r)
+            if q.get("kind") == "paraphrase":
+                para.append(r)
+        mt, mp = _metrics(ranks), _metrics(para)
+        rows.append({"name": name, "recall@1": mt["recall@1"], "recall@3": mt["recall@3"], "recall@10": mt["recall@10"],
+                     "mrr@10": mt["mrr@10"], "paraphrase_recall@3": mp.get("recall@3"), "latency_ms_p50": None,
+                     "latency_ms_p95": None, "cpu_ms_p50": None, "build_s": None, "size_mb": None,
+                     "passages": m["passages"], "mean_passage_words": None})
+        print(f"done: {name}", file=sys.stderr)
+    return rows
+
+
+def bm25_headline(args: argparse.Namespace, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """BM25 over the index's passages with and without the headline prepended (quality only)."""
+    import bm25s
+    import Stemmer
+
+    from pilotfish.retrievers.evaluate import _metrics, hit_rank
+    from pilotfish.retrievers.index import open_index
+
+    idx = open_index(Path(args.index).resolve())
+    stem = Stemmer.Stemmer("english")
+    answerable = [q for q in queries if q.get("doc_id") is not None]
+    rows = []
+    for name, texts in (("bm25, headline + passage (the index text)", [p.index_text() for p in idx.passages]),
+                        ("bm25, passage alone", [p.text for p in idx.passages])):
+        bm = bm25s.BM25(k1=1.5, b=0.75)
+        bm.index(bm25s.tokenize(texts, stopwords="en", stemmer=stem, show_progress=False), show_progress=False)
+        ranks, para = [], []
+        for q in answerable:
+            tok = bm25s.tokenize([q["question"]], stopwords="en", stemmer=stem, show_progress=False, return_ids=False)
+            kept = [t for t in tok[0] if t in bm.vocab_dict]
+            docs, scores = bm.retrieve([kept], k=10, show_progress=False) if kept else ([[]], [[]])
+            hits = [idx.passages[int(i)].to_document() for i, sc in zip(docs[0], scores[0], strict=True) if sc > 0]
+            r = hit_rank(hits, q["doc_id"], q["evidence"])
+            ranks.append(r)
+            if q.get("kind") == "paraphrase":
+                para.append(r)
+        mt, mp = _metrics(ranks), _metrics(para)
+        rows.append({"name": name, "recall@1": mt["recall@1"], "recall@3": mt["recall@3"], "recall@10": mt["recall@10"],
+                     "mrr@10": mt["mrr@10"], "paraphrase_recall@3": mp.get("recall@3"), "latency_ms_p50": None,
+                     "latency_ms_p95": None, "cpu_ms_p50": None, "build_s": None, "size_mb": None,
+                     "passages": len(idx.passages), "mean_passage_words": None})
+    return rows
+
+
+def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every configuration on one index holding bm25, dense and colbert parts."""
+    from pilotfish.retrievers.index import read_manifest
+
+    index = Path(args.index).resolve()
+    m = read_manifest(index)
+    built = m["retrievers"]
+    model = m["settings"].get("colbert", {}).get("model", "").split("@")[0] or "default"
+    label = "trained" if model == "default" else model
+
+    def part(r: str) -> tuple[Any, Any]:
+        return m.get("build_seconds", {}).get(r), part_size_mb(index, r)
+
+    configs: list[tuple[str, list[str], dict[str, Any], Any, Any, int]] = []
+    for r, name in (("bm25", "bm25"), ("dense", "dense (MiniLM, chromadb)"), ("colbert", f"colbert ({label})")):
+        if r in built:
+            configs.append((name, [r], {}, *part(r), 20))
+    configs.append(("hybrid RRF (bm25+dense)", ["bm25", "dense"], {}, None, None, 20))
+    hybrid = [r for r in ("bm25", "dense", "colbert") if r in built]
+    if "colbert" in built:
+        configs.append((f"hybrid RRF (bm25+dense+colbert {label})", hybrid, {}, None, None, 20))
+    for depth in (int(d) for d in str(args.rerank).split(",")):
+        for base in ([["bm25", "dense"]] + ([hybrid] if "colbert" in built else [])):
+            tag = "+".join(base)
+            configs.append((f"{tag} + maxsim rerank top-{depth} ({label})", base + ["maxsim-reranker"],
+                            {"maxsim-reranker": {"model": model, "candidates": depth}}, None, None, depth))
+    return _evaluate_rows(args, queries, index, configs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=None, help="corpus directory (default: the packaged BBC corpus)")
@@ -124,7 +292,11 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="comma-separated substrings of the configurations to run")
     ap.add_argument("--no-colbert-base", action="store_true")
     ap.add_argument("--no-colbert-trained", action="store_true")
-    ap.add_argument("--rerank", type=int, default=20, help="candidates the maxsim reranker rescores")
+    ap.add_argument("--rerank", default="20", help="candidates the maxsim reranker rescores (comma-separated depths "
+                    "with --index; each retriever then also supplies that many)")
+    ap.add_argument("--index", default=None, help="one index with bm25, dense and colbert parts (see above)")
+    ap.add_argument("--sweep", action="store_true", help="with --index: RRF k/weights and rerank depths, quality only")
+    ap.add_argument("--headline", action="store_true", help="with --index: bm25 with and without the headline")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.corpus = args.corpus or str(bbc_root())
@@ -136,14 +308,14 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    head = f"{'configuration':<44}{'R@1':>6}{'R@3':>6}{'R@10':>6}{'MRR@10':>8}{'para R@3':>9}{'p50 ms':>8}{'p95 ms':>8}{'cpu ms':>8}{'build s':>9}{'MB':>7}"
+    head = f"{'configuration':<52}{'R@1':>6}{'R@3':>6}{'R@10':>6}{'MRR@10':>8}{'para R@3':>9}{'p50 ms':>8}{'p95 ms':>8}{'cpu ms':>8}{'build s':>9}{'MB':>7}"
     print(head)
     print("-" * len(head))
     for r in rows:
         def f(v: Any, fmt: str) -> str:
             width = int(fmt.split(".")[0])
             return format(v, fmt) if isinstance(v, (int, float)) else "-".rjust(width)
-        print(f"{r['name']:<44}{f(r['recall@1'], '6.2f')}{f(r['recall@3'], '6.2f')}{f(r['recall@10'], '6.2f')}"
+        print(f"{r['name']:<52}{f(r['recall@1'], '6.2f')}{f(r['recall@3'], '6.2f')}{f(r['recall@10'], '6.2f')}"
               f"{f(r['mrr@10'], '8.3f')}{f(r['paraphrase_recall@3'], '9.2f')}{f(r['latency_ms_p50'], '8.1f')}"
               f"{f(r['latency_ms_p95'], '8.1f')}{f(r['cpu_ms_p50'], '8.1f')}{f(r['build_s'], '9.0f')}{f(r['size_mb'], '7.1f')}")
     if rows:

@@ -31,12 +31,24 @@ def test_trained_checkpoint_has_hub_layout_and_loads(trained: Path) -> None:
     assert "linear.weight" in keys and any(k.startswith("bert.encoder.") for k in keys)
     meta = json.loads((trained / "artifact.metadata").read_text())
     assert meta["dim"] == 128 and meta["query_token"] == "[unused0]"
+    assert meta["pilotfish"]["steps"] == 3 and meta["pilotfish"]["loss_first"] > 0 and "loss_last" in meta["pilotfish"]
     enc = ColbertEncoder.load(str(trained))
     q = enc.encode_queries(["who won the match?"])
     assert q.shape == (1, 32, 128)  # query augmentation with [MASK] to query_maxlen
     assert np.allclose(np.linalg.norm(q[0], axis=1), 1, atol=1e-3)
     d = enc.encode_docs(["A short passage, with punctuation!"])[0]
     assert d.dtype == np.float16 and d.shape[1] == 128
+
+
+def test_question_writing_stops_at_its_deadline(corpus: Path) -> None:
+    import random
+    import time
+
+    from pilotfish.retrievers.colbert_train import write_questions
+    from pilotfish.retrievers.documents import chunk_documents, load_directory
+
+    passages = chunk_documents(load_directory(corpus).documents)
+    assert write_questions(passages, 5, "no-such-teacher", random.Random(0), deadline=time.monotonic() - 1) == []
 
 
 def test_hub_style_checkpoint_built_locally_loads(tmp_path: Path) -> None:
@@ -116,3 +128,47 @@ def test_cross_encoder_reranker_on_local_checkpoint(bm25_index: Path, tmp_path: 
                     {"cross-encoder-reranker": {"model": str(tmp_path / "nothing")}})
     with pytest.raises(PilotfishError, match="could not be loaded"):
         bad.retrieve("profits", 3)
+
+
+def test_maxsim_reranker_uses_stored_vectors_of_indexed_passages(index_dir: Path, rag_pilot,  # type: ignore[no-untyped-def]
+                                                                 headline_queries) -> None:
+    """Candidates from an index with a colbert part are scored from their compressed vectors: the
+    scores match re-encoding the passages within the residual compression error, in the same order
+    wherever the re-encoded scores are clearly apart."""
+    from pilotfish.core.types import Document
+    from pilotfish.retrievers.colbert import get_encoder
+
+    pilot = rag_pilot(["bm25", "maxsim-reranker"], index_dir, {"maxsim-reranker": {"model": "minilm-untrained"}})
+    reranker = pilot.pm.get_plugin("maxsim-reranker")
+    enc = get_encoder("minilm-untrained")
+    compared = 0
+    for title, _doc_id in headline_queries[::5]:
+        cands = rag_pilot(["bm25"], index_dir).retrieve(title, 15)
+        stored = reranker.stored_vectors(pilot, enc, cands)
+        assert all(v is not None for v in stored)
+        fast = np.array(reranker.scores(title, cands, pilot))
+        slow = np.array(reranker.scores(title, cands, None))  # no pilot: every passage re-encoded
+        # 2-bit residuals over the few centroids of a 30-document index: measured errors up to ~8% of
+        # the best score
+        assert np.abs(fast - slow).max() <= 0.1 * slow.max()
+        assert int(fast.argmax()) == int(slow.argmax())
+        # pairs whose encoded scores are clearly apart keep their order
+        gap = 2 * np.abs(fast - slow).max()
+        for i in range(len(slow)):
+            for j in range(len(slow)):
+                if slow[i] > slow[j] + gap:
+                    assert fast[i] > fast[j]
+                    compared += 1
+    assert compared > 50
+    # a candidate whose text is not the indexed passage's (or that is not indexed) is encoded
+    d = cands[0]
+    other = Document(d.id, d.text + " An extra sentence.", d.doc_id, d.title, d.score, d.retriever, d.metadata)
+    new = Document("elsewhere#0", "A passage from no index.", "elsewhere", None, 0.0, None, {})
+    assert reranker.stored_vectors(pilot, enc, [other, new, d])[:2] == [None, None]
+    assert len(reranker.scores(title, [other, new, d], pilot)) == 3
+    # without a model option the reranker takes the model the index's colbert part was built with
+    plain = rag_pilot(["bm25", "maxsim-reranker"], index_dir)
+    assert plain.pm.get_plugin("maxsim-reranker")._index_model(plain) == "minilm-untrained"
+    # through the hook: the fused bm25 list reranked from stored vectors
+    docs = pilot.retrieve(headline_queries[0][0], 3)
+    assert docs[0].metadata["reranker"] == "maxsim-reranker" and docs[0].doc_id == headline_queries[0][1]

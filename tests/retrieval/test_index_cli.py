@@ -153,3 +153,27 @@ def test_ask_and_chat_answer_from_an_index_with_citations(tmp_path):
                        input="who won the football cup?\n", capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "sources: [1] sport/001" in r.stdout
+
+
+def test_eval_of_a_subset_keeps_the_other_parts_of_an_up_to_date_index(cli, corpus: Path, index_dir: Path,  # type: ignore[no-untyped-def]
+                                                                      tmp_path: Path, headline_queries) -> None:
+    """`eval retrieval -r bm25` on a bm25+dense+colbert index uses it as it is (no rebuild dropping parts)."""
+    idx = tmp_path / "idx"
+    shutil.copytree(index_dir, idx)
+    before = json.loads((idx / "index.json").read_text())
+    title, doc_id = headline_queries[0]
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"question": title, "doc_id": doc_id, "evidence": title}) + "\n")
+    r = CliRunner().invoke(cli, ["eval", "retrieval", "--corpus", str(corpus), "--queries", str(queries),
+                                 "-r", "bm25", "--index", str(idx), "--json"])
+    assert r.exit_code == 0, r.output
+    after = json.loads((idx / "index.json").read_text())
+    assert after["generation"] == before["generation"] and after["retrievers"] == ["bm25", "dense", "colbert"]
+    # a changed corpus is still brought up to date (rebuilt with the requested retrievers)
+    changed = tmp_path / "corpus"
+    shutil.copytree(corpus, changed)
+    (changed / "tech" / "001.txt").write_text("A new headline\n\nA new article about nothing in particular.\n")
+    r = CliRunner().invoke(cli, ["eval", "retrieval", "--corpus", str(changed), "--queries", str(queries),
+                                 "-r", "bm25", "--index", str(idx), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((idx / "index.json").read_text())["generation"] != before["generation"]

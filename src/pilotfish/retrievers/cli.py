@@ -170,7 +170,7 @@ def register_commands(cli: Any) -> None:
     @click.option("--steps", type=click.IntRange(min=1), default=400, show_default=True)
     @click.option("--batch-size", type=click.IntRange(min=2), default=16, show_default=True)
     @click.option("--lr", type=float, default=3e-5, show_default=True)
-    @click.option("--max-minutes", type=float, default=25.0, show_default=True, help="stop training after this long")
+    @click.option("--max-minutes", type=float, default=25.0, show_default=True, help="time budget of the whole run (LM questions get at most 30%% of it)")
     @click.option("--seed", type=int, default=0)
     def train_colbert(corpus: str, out: str | None, questions: int, teacher: str, steps: int, batch_size: int,
                       lr: float, max_minutes: float, seed: int) -> None:
@@ -181,6 +181,30 @@ def register_commands(cli: Any) -> None:
                           max_minutes=max_minutes, seed=seed)
         path = train(corpus, out, cfg, progress=True)
         click.echo(f"saved ColBERT checkpoint to {path}")
+
+
+def _index_covers(index: str, corpus: str, names: list[str], max_words: int, overlap: int) -> bool:
+    """True when ``index`` is up to date for ``corpus`` and holds every retriever in ``names``.
+
+    Evaluating a subset of an index's retrievers (``-r bm25`` on a bm25+dense index) then uses it as
+    it is, instead of rebuilding it with only that subset (which would drop the other parts).
+    """
+    from .documents import load_directory
+    from .index import IndexError_, read_manifest
+
+    try:
+        m = read_manifest(index)
+    except IndexError_:
+        return False
+    chunking = {"max_words": max_words, "overlap": overlap, "splitter": "sentences-v1"}
+    if not set(names) <= set(m.get("retrievers", [])) or m.get("chunking") != chunking:
+        return False
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files = {d.doc_id: d.sha1 for d in load_directory(corpus).documents}
+    return bool(files == m.get("files"))
 
 
 def eval_retrieval_report(corpus: str, queries: str, config_path: str | None, index: str | None,
@@ -201,7 +225,8 @@ def eval_retrieval_report(corpus: str, queries: str, config_path: str | None, in
         key = hashlib.sha1(json.dumps([str(Path(corpus).resolve()), names, options, max_words, overlap],
                                       sort_keys=True, default=str).encode()).hexdigest()[:16]
         index = str(cache_dir() / "eval-index" / key)
-    run_index(corpus, index, names, options, max_words, overlap, quiet=quiet)
+    if not _index_covers(index, corpus, names, max_words, overlap):
+        run_index(corpus, index, names, options, max_words, overlap, quiet=quiet)
     config = config.model_copy(update={"index": str(Path(index).resolve())})
     enabled = [p for p in config.plugins if p not in KNOWN_RETRIEVERS or p in names]
     config = config.model_copy(update={"plugins": enabled})

@@ -68,6 +68,9 @@ class ColbertEncoder:
         self.d_marker = vocab.get(meta.get("doc_token", "[unused1]"))
         self.skip_ids = {i for tok, i in vocab.items() if _PUNCT.match(tok)}
         self._lock = threading.Lock()
+        self._recent: dict[str, Any] = {}
+        """The last few encoded queries: a hybrid + rerank pass encodes its query once for the colbert
+        retriever and the MaxSim reranker (kept tiny so separate passes never share work)."""
         self.bf16 = _bf16_ok()
         """Documents are encoded under bfloat16 autocast where the CPU has native bf16 (2x faster,
         cosine to fp32 vectors > 0.9999); queries stay fp32."""
@@ -159,7 +162,8 @@ class ColbertEncoder:
         meta = {"dim": self.dim, "query_maxlen": self.query_maxlen, "doc_maxlen": self.doc_maxlen,
                 "similarity": "cosine", "nbits": NBITS, "query_token": "[unused0]", "doc_token": "[unused1]",
                 "attend_to_mask_tokens": False, "pilotfish": {k: v for k, v in self.meta.items()
-                                                              if k in ("query_augment", "markers", "base", "trained")}}
+                                                              if k in ("query_augment", "markers", "base", "trained", "steps", "pairs",
+                                                                       "loss_first", "loss_last")}}
         (path / "artifact.metadata").write_text(json.dumps(meta, indent=1))
         return path
 
@@ -194,6 +198,21 @@ class ColbertEncoder:
         with self._lock, torch.inference_mode():
             q = self.forward(ids, mask) * mask.unsqueeze(-1)
         return q.numpy()
+
+    def encode_query(self, text: str) -> Any:
+        """``[tokens, dim]`` float32 numpy for one query (padding rows dropped), memoised for the last 4."""
+        with self._lock:
+            hit = self._recent.get(text)
+        if hit is not None:
+            return hit
+        q = self.encode_queries([text])[0]
+        q = q[(q * q).sum(1) > 0]
+        q.setflags(write=False)
+        with self._lock:
+            self._recent[text] = q
+            while len(self._recent) > 4:
+                self._recent.pop(next(iter(self._recent)))
+        return q
 
     def doc_mask(self, ids: Any, mask: Any) -> Any:
         keep = mask.bool()
@@ -325,9 +344,12 @@ class Codec:
         return codes, packed.astype(np.uint8)
 
     def decompress(self, codes: Any, packed: Any) -> Any:
-        res = self.table[packed].reshape(len(codes), -1)
-        x = self.centroids[codes] + res
-        return x / (((x * x).sum(1, keepdims=True)) ** 0.5 + 1e-6)
+        import numpy as np
+
+        x = self.centroids[codes]
+        x += self.table[packed].reshape(len(codes), -1)
+        x /= np.sqrt(np.einsum("ij,ij->i", x, x))[:, None] + 1e-6
+        return x
 
     def save(self, d: Path) -> None:
         import numpy as np
@@ -341,6 +363,45 @@ class Codec:
         import numpy as np
 
         return cls(np.load(d / "centroids.npy"), np.load(d / "cutoffs.npy"), np.load(d / "weights.npy"))
+
+
+class TokenStore:
+    """The compressed token vectors of one index's colbert part, loaded once per process and shared by
+    the ``colbert`` searcher and the ``maxsim-reranker`` (which scores indexed passages from them
+    instead of re-encoding their text)."""
+
+    def __init__(self, d: Path):
+        import numpy as np
+
+        if not (d / "codes.npy").is_file():
+            raise IndexError_(f"the index at {d.parent.parent} lacks its colbert part; rebuild it")
+        self.codec = Codec.load(d)
+        self.codes = np.load(d / "codes.npy")
+        self.packed = np.load(d / "residuals.npy")
+        self.lens = np.load(d / "doclens.npy").astype(np.int64)
+        self.offs = np.concatenate([[0], np.cumsum(self.lens)])
+        self.n = len(self.lens)
+
+    def vectors(self, pos: int) -> Any:
+        """The decompressed ``[tokens, dim]`` float32 vectors of the passage at ``pos``."""
+        s, e = int(self.offs[pos]), int(self.offs[pos + 1])
+        return self.codec.decompress(self.codes[s:e], self.packed[s:e])
+
+
+_stores: dict[str, TokenStore] = {}
+_store_lock = threading.Lock()
+
+
+def token_store(index: Index) -> TokenStore:
+    """The shared :class:`TokenStore` of ``index``'s colbert part (the last 4 generations stay loaded)."""
+    d = index.part("colbert").resolve()
+    key = str(d)
+    with _store_lock:
+        if key not in _stores:
+            _stores[key] = TokenStore(d)
+            while len(_stores) > 4:
+                _stores.pop(next(iter(_stores)))
+        return _stores[key]
 
 
 def build(ctx: BuildContext) -> dict[str, Any]:
@@ -415,13 +476,9 @@ class ColbertSearcher(Searcher):
         self.encoder = get_encoder(model)
         check_setting("colbert", index.root, settings, "model", model_fingerprint(self.encoder))
         d = index.part("colbert")
-        if not (d / "codes.npy").is_file():
-            raise IndexError_(f"the index at {index.root} lacks its colbert part; rebuild it")
-        self.codec = Codec.load(d)
-        self.codes = np.load(d / "codes.npy")
-        self.packed = np.load(d / "residuals.npy")
-        self.lens = np.load(d / "doclens.npy").astype(np.int64)
-        self.offs = np.concatenate([[0], np.cumsum(self.lens)])
+        store = token_store(index)
+        self.codec, self.codes, self.packed = store.codec, store.codes, store.packed
+        self.lens, self.offs = store.lens, store.offs
         self.ivf_pids = np.load(d / "ivf_pids.npy")
         self.ivf_offs = np.load(d / "ivf_offsets.npy")
         self.nprobe = nprobe
@@ -430,8 +487,7 @@ class ColbertSearcher(Searcher):
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         with one_thread():
-            q = self.encoder.encode_queries([query])[0]
-        q = q[(q * q).sum(1) > 0]
+            q = self.encoder.encode_query(query)
         return self.search_vectors(q, k)
 
     def search_vectors(self, q: Any, k: int) -> list[tuple[int, float]]:
@@ -441,9 +497,10 @@ class ColbertSearcher(Searcher):
         probe = np.argpartition(-cs, min(self.nprobe, cs.shape[1] - 1), axis=1)[:, : self.nprobe]
         approx = np.zeros((len(q), self.n), dtype=np.float32)
         for qi in range(len(q)):
+            row = approx[qi]
             for c in probe[qi]:
-                pids = self.ivf_pids[self.ivf_offs[c]:self.ivf_offs[c + 1]]
-                np.maximum.at(approx[qi], pids, cs[qi, c])
+                pids = self.ivf_pids[self.ivf_offs[c]:self.ivf_offs[c + 1]]  # distinct within a centroid
+                row[pids] = np.maximum(row[pids], cs[qi, c])
         total = approx.sum(0)
         ncand = min(self.n, max(k, self.ncandidates))
         cand = np.argpartition(-total, ncand - 1)[:ncand]
@@ -451,10 +508,11 @@ class ColbertSearcher(Searcher):
         if len(cand) == 0:
             return []
         starts, ends = self.offs[cand], self.offs[cand + 1]
-        idx = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+        lens = ends - starts
+        bounds = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        idx = np.arange(int(lens.sum())) - np.repeat(bounds - starts, lens)  # the candidates' token rows
         emb = self.codec.decompress(self.codes[idx], self.packed[idx])
         sim = q @ emb.T  # [nq, tokens]
-        bounds = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
         scores = np.maximum.reduceat(sim, bounds, axis=1).sum(0)
         order = np.argsort(-scores)[:k]
         return [(int(cand[i]), float(scores[i])) for i in order]

@@ -1,7 +1,9 @@
 """Rerankers (the ``rerank`` hook): order the fused candidates and keep the best ``k``.
 
-- ``maxsim-reranker``: late interaction; encodes the query and each candidate with a ColBERT
-  model and scores exact MaxSim (full-precision vectors, no index needed).
+- ``maxsim-reranker``: late interaction; encodes the query with a ColBERT model and scores MaxSim
+  against each candidate's token vectors. Candidates that come from an index with a colbert part
+  built by the same model are scored from their stored (residual-compressed) vectors, so only the
+  query is encoded; other candidates are encoded from their text.
 - ``cross-encoder-reranker``: any Hugging Face sequence-classification cross-encoder (a hub id
   such as ``cross-encoder/ms-marco-MiniLM-L-6-v2`` where the hub is reachable, or a local path);
   one logit per (query, passage) pair, or the last class's logit for multi-class heads.
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pilotfish.core.errors import InputError, MissingDependencyError, ModelError
@@ -35,11 +38,11 @@ def _text(d: Document) -> str:
 class _ScoringReranker(Plugin):
     """Rescores the first ``candidates`` fused documents with ``scores`` and keeps the best ``k``."""
 
-    def scores(self, query: str, documents: list[Document]) -> list[float]:
+    def scores(self, query: str, documents: list[Document], pilot: Any = None) -> list[float]:
         raise NotImplementedError
 
     @hookimpl
-    def rerank(self, request: Request, documents: list[Document], k: int) -> list[Document] | None:
+    def rerank(self, request: Request, documents: list[Document], k: int, pilot: Any) -> list[Document] | None:
         if not documents:
             return None
         query = request.search_query
@@ -47,7 +50,7 @@ class _ScoringReranker(Plugin):
             raise InputError("the search query is empty")
         n = self.options.candidates  # type: ignore[attr-defined]
         head, tail = documents[:n], documents[n:]
-        return (_reorder(head, self.scores(query, head), len(head), self.name) + tail)[:k]
+        return (_reorder(head, self.scores(query, head, pilot), len(head), self.name) + tail)[:k]
 
 
 class MaxSimReranker(_ScoringReranker):
@@ -57,19 +60,91 @@ class MaxSimReranker(_ScoringReranker):
 
     class Options(PluginOptions):
         model: str | None = None
-        """ColBERT model: ``default`` (trained by ``pilotfish train colbert``), ``minilm-untrained`` or a dir."""
+        """ColBERT model: ``default`` (trained by ``pilotfish train colbert``), ``minilm-untrained`` or a dir
+        (unset: the model the index's colbert part was built with, else ``default``)."""
         candidates: int = 30
         """How many fused candidates to rescore."""
+        index: str | None = None
+        """Index whose colbert part holds the candidates' token vectors (default: the colbert
+        retriever's index, else the pilot's ``index``); candidates not found there are encoded."""
 
-    def scores(self, query: str, documents: list[Document]) -> list[float]:
+    def scores(self, query: str, documents: list[Document], pilot: Any = None) -> list[float]:
         import numpy as np
 
+        from .base import one_thread
         from .colbert import get_encoder
 
-        enc = get_encoder(self.options.model)  # type: ignore[attr-defined]
-        q = enc.encode_queries([query])[0].astype(np.float32)
-        docs = enc.encode_docs([_text(d) for d in documents])
-        return [float((q @ d.astype(np.float32).T).max(1).sum()) if len(d) else 0.0 for d in docs]
+        enc = get_encoder(self.options.model or self._index_model(pilot))  # type: ignore[attr-defined]
+        with one_thread():
+            q = enc.encode_query(query)
+        vecs = self.stored_vectors(pilot, enc, documents)
+        todo = [i for i, v in enumerate(vecs) if v is None]
+        if todo:
+            for i, v in zip(todo, enc.encode_docs([_text(documents[i]) for i in todo]), strict=True):
+                vecs[i] = v.astype(np.float32)
+        return [float((q @ v.T).max(1).sum()) if v is not None and len(v) else 0.0 for v in vecs]
+
+    def stored_vectors(self, pilot: Any, enc: Any, documents: list[Document]) -> list[Any]:
+        """Each document's token vectors from a colbert index built with ``enc`` (None where absent)."""
+        out: list[Any] = [None] * len(documents)
+        if pilot is None:
+            return out
+        for store, positions, index in self._stores(pilot, enc):
+            for i, d in enumerate(documents):
+                pos = positions.get(d.id) if out[i] is None else None
+                if pos is not None and index.passages[pos].text == d.text:
+                    out[i] = store.vectors(pos)
+        return out
+
+    def _indexes(self, pilot: Any) -> list[Any]:
+        """The indexes that may hold the candidates: the ``index`` option, the colbert retriever's, the pilot's."""
+        from .index import IndexError_, open_index
+
+        if pilot is None:
+            return []
+        wanted = [getattr(self.options, "index", None)]
+        pm = getattr(pilot, "pm", None)
+        colbert = pm.get_plugin("colbert") if pm is not None else None
+        wanted.append(getattr(getattr(colbert, "options", None), "index", None))
+        wanted.append(getattr(getattr(pilot, "config", None), "index", None))
+        out, seen = [], set()
+        for value in wanted:
+            if not value:
+                continue
+            path = (pilot.resolve_path(value) if hasattr(pilot, "resolve_path") else Path(value)).resolve()
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                out.append(pilot.shared(f"retrieval-index:{path}", lambda p=path: open_index(p)))
+            except IndexError_:
+                continue
+        return out
+
+    def _index_model(self, pilot: Any) -> str | None:
+        for index in self._indexes(pilot):
+            recorded = index.manifest.get("settings", {}).get("colbert", {}).get("model")
+            if recorded:
+                return str(recorded).rsplit("@", 1)[0]
+        return None
+
+    def _stores(self, pilot: Any, enc: Any) -> list[tuple[Any, dict[str, int], Any]]:
+        from .colbert import model_fingerprint, token_store
+        from .index import IndexError_
+
+        found = []
+        fingerprint = model_fingerprint(enc)
+        for index in self._indexes(pilot):
+            if index.manifest.get("settings", {}).get("colbert", {}).get("model") != fingerprint:
+                continue  # no colbert part, or one built by another model: encode instead
+            try:
+                store = token_store(index)
+            except IndexError_:
+                continue
+            positions = pilot.shared(f"passage-positions:{index.gen_dir}",
+                                     lambda ix=index: {p.id: n for n, p in enumerate(ix.passages)})
+            found.append((store, positions, index))
+        return found
 
 
 _ce_cache: dict[str, Any] = {}
@@ -104,7 +179,7 @@ class CrossEncoderReranker(_ScoringReranker):
         batch_size: int = 16
         max_length: int = 256
 
-    def scores(self, query: str, documents: list[Document]) -> list[float]:
+    def scores(self, query: str, documents: list[Document], pilot: Any = None) -> list[float]:
         import torch
 
         o = self.options
