@@ -11,7 +11,8 @@ Hard negatives are mined with BM25 (a top passage of another document) for the h
 question pairs. Inverse-cloze pairs get a random passage of another document instead: their
 positive lacks the query sentence, so a BM25 negative (which shares the sentence's words) would
 teach a MaxSim model to score exact token matches *down*; measured here, a 159-step run with BM25
-negatives on every pair fell from R@1 0.70 (untrained) to 0.30 as a reranker on the BBC dev set. The loss is cross-entropy
+negatives on every pair fell from R@1 0.66 (untrained) to 0.24 as the reranker of bm25+dense on the
+BBC dev set, a 73-step run with this fix reached 0.60 (docs/retrieval.md). The loss is cross-entropy
 over MaxSim scores against the positive, every other in-batch passage and the hard negatives.
 Training starts from MiniLM with the same fixed random projection as the ``minilm-untrained``
 baseline, and stops after ``steps`` or when the whole run (questions included) reaches
