@@ -166,6 +166,12 @@ def test_maxsim_reranker_uses_stored_vectors_of_indexed_passages(index_dir: Path
     new = Document("elsewhere#0", "A passage from no index.", "elsewhere", None, 0.0, None, {})
     assert reranker.stored_vectors(pilot, enc, [other, new, d])[:2] == [None, None]
     assert len(reranker.scores(title, [other, new, d], pilot)) == 3
+    from pilotfish.retrievers.colbert import token_store
+    from pilotfish.retrievers.index import open_index
+
+    store = token_store(open_index(index_dir))
+    many = store.vectors_many([7, 0, 3])
+    assert all(np.array_equal(v, store.vectors(p)) for v, p in zip(many, [7, 0, 3], strict=True))
     # without a model option the reranker takes the model the index's colbert part was built with
     plain = rag_pilot(["bm25", "maxsim-reranker"], index_dir)
     assert plain.pm.get_plugin("maxsim-reranker")._index_model(plain) == "minilm-untrained"

@@ -387,6 +387,19 @@ class TokenStore:
         s, e = int(self.offs[pos]), int(self.offs[pos + 1])
         return self.codec.decompress(self.codes[s:e], self.packed[s:e])
 
+    def vectors_many(self, positions: list[int]) -> list[Any]:
+        """:meth:`vectors` of several passages, decompressed in one call."""
+        import numpy as np
+
+        if not positions:
+            return []
+        pos = np.asarray(positions, dtype=np.int64)
+        starts, lens = self.offs[pos], self.offs[pos + 1] - self.offs[pos]
+        bounds = np.concatenate([[0], np.cumsum(lens)])
+        rows = np.arange(int(bounds[-1])) - np.repeat(bounds[:-1] - starts, lens)
+        flat = self.codec.decompress(self.codes[rows], self.packed[rows])
+        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(pos))]
+
 
 _stores: dict[str, TokenStore] = {}
 _store_lock = threading.Lock()

@@ -90,10 +90,13 @@ class MaxSimReranker(_ScoringReranker):
         if pilot is None:
             return out
         for store, positions, index in self._stores(pilot, enc):
+            found: list[tuple[int, int]] = []
             for i, d in enumerate(documents):
                 pos = positions.get(d.id) if out[i] is None else None
                 if pos is not None and index.passages[pos].text == d.text:
-                    out[i] = store.vectors(pos)
+                    found.append((i, pos))
+            for (i, _), vecs in zip(found, store.vectors_many([p for _, p in found]), strict=True):
+                out[i] = vecs
         return out
 
     def _indexes(self, pilot: Any) -> list[Any]:
