@@ -45,6 +45,8 @@ def register(cli: Any) -> None:
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-5, show_default=True)
+@click.option("--head-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="learning rate of the freshly initialised classifier and pooler (default: --lr)")
 @click.option("--paraphrases", type=click.IntRange(min=0), default=16, show_default=True,
               help="supported claims paraphrased by smollm2-135m (1-10 s each on CPU)")
 @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -59,7 +61,7 @@ def register(cli: Any) -> None:
               help="only (re)fit the head of the existing checkpoint in --out (default: the trained verifier)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
-                           paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
+                           head_lr: float | None, paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
                            max_articles: int | None, head_examples: int, head_only: bool, quiet: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
     from .synth import packaged_bbc_dir
@@ -90,7 +92,7 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
                    f"{meta['cross_encoder_val_accuracy']:.3f})")
         return
     stats = train_verifier(corpus, out, examples=examples, epochs=epochs, batch_size=batch_size, lr=lr,
-                           paraphrases=paraphrases, exclude_docs=excluded, head_examples=head_examples,
+                           head_lr=head_lr, paraphrases=paraphrases, exclude_docs=excluded, head_examples=head_examples,
                            max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet)
     click.echo(f"verifier written to {stats['out']} ({stats['train_examples']} examples, {stats['steps']} steps, "
                f"{stats['seconds']:.0f} s; accuracy on held-out synthetic claims {stats['synthetic_val_accuracy']:.3f})")

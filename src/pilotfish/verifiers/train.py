@@ -39,6 +39,7 @@ def train_verifier(
     epochs: int = 1,
     batch_size: int = 16,
     lr: float = 5e-5,
+    head_lr: float | None = None,
     max_length: int = 128,
     paraphrases: int = 0,
     exclude_docs: Iterable[str] = (),
@@ -67,6 +68,7 @@ def train_verifier(
     from pilotfish.adapters.huggingface import minilm_path
 
     transformers.logging.set_verbosity_error()
+    head_lr = lr if head_lr is None else head_lr
     start = time.perf_counter()
     random.seed(seed)
     torch.manual_seed(seed)
@@ -94,7 +96,14 @@ def train_verifier(
         for p in model.base_model.embeddings.parameters():
             p.requires_grad = False
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    # the pooler and classifier start from scratch (a sentence-embedding checkpoint has neither
+    # trained): a larger learning rate there shortens the initial plateau at ln 3
+    fresh = {id(p) for name, p in model.named_parameters() if p.requires_grad and
+             (name.startswith("classifier") or ".pooler." in f".{name}")}
+    optimizer = torch.optim.AdamW([
+        {"params": [p for p in params if id(p) not in fresh], "lr": lr},
+        {"params": [p for p in params if id(p) in fresh], "lr": head_lr},
+    ], weight_decay=0.01)
     steps = epochs * ((len(train) + batch_size - 1) // batch_size)
     warmup = max(1, steps // 20)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
