@@ -160,7 +160,7 @@ def fusion_sweep(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
     and MaxSim rerank depths are scored on those lists (the host fuses with k = 60, equal weights)."""
     from pilotfish import FakeModel, Pilot, PilotConfig
     from pilotfish.retrievers.colbert import get_encoder
-    from pilotfish.retrievers.evaluate import _metrics, hit_rank
+    from pilotfish.retrievers.evaluate import hit_rank
     from pilotfish.retrievers.index import read_manifest
 
     index = Path(args.index).resolve()
@@ -212,13 +212,20 @@ def fusion_sweep(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
             ranks.append(r)
             if q.get("kind") == "paraphrase":
                 para.append(r)
-        mt, mp = _metrics(ranks), _metrics(para)
-        rows.append({"name": name, "recall@1": mt["recall@1"], "recall@3": mt["recall@3"], "recall@10": mt["recall@10"],
-                     "mrr@10": mt["mrr@10"], "paraphrase_recall@3": mp.get("recall@3"), "latency_ms_p50": None,
-                     "latency_ms_p95": None, "cpu_ms_p50": None, "build_s": None, "size_mb": None,
-                     "passages": m["passages"], "mean_passage_words": None})
+        rows.append(quality_row(name, ranks, para, m["passages"]))
         print(f"done: {name}", file=sys.stderr)
     return rows
+
+
+def quality_row(name: str, ranks: list[int | None], para: list[int | None], passages: int) -> dict[str, Any]:
+    """A result row with the quality metrics only (no latency, build time or size measured)."""
+    from pilotfish.retrievers.evaluate import _metrics
+
+    mt, mp = _metrics(ranks), _metrics(para)
+    return {"name": name, "recall@1": mt["recall@1"], "recall@3": mt["recall@3"], "recall@10": mt["recall@10"],
+            "mrr@10": mt["mrr@10"], "paraphrase_recall@3": mp.get("recall@3"), "latency_ms_p50": None,
+            "latency_ms_p95": None, "cpu_ms_p50": None, "build_s": None, "size_mb": None,
+            "passages": passages, "mean_passage_words": None}
 
 
 def bm25_headline(args: argparse.Namespace, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -226,7 +233,7 @@ def bm25_headline(args: argparse.Namespace, queries: list[dict[str, Any]]) -> li
     import bm25s
     import Stemmer
 
-    from pilotfish.retrievers.evaluate import _metrics, hit_rank
+    from pilotfish.retrievers.evaluate import hit_rank
     from pilotfish.retrievers.index import open_index
 
     idx = open_index(Path(args.index).resolve())
@@ -247,11 +254,7 @@ def bm25_headline(args: argparse.Namespace, queries: list[dict[str, Any]]) -> li
             ranks.append(r)
             if q.get("kind") == "paraphrase":
                 para.append(r)
-        mt, mp = _metrics(ranks), _metrics(para)
-        rows.append({"name": name, "recall@1": mt["recall@1"], "recall@3": mt["recall@3"], "recall@10": mt["recall@10"],
-                     "mrr@10": mt["mrr@10"], "paraphrase_recall@3": mp.get("recall@3"), "latency_ms_p50": None,
-                     "latency_ms_p95": None, "cpu_ms_p50": None, "build_s": None, "size_mb": None,
-                     "passages": len(idx.passages), "mean_passage_words": None})
+        rows.append(quality_row(name, ranks, para, len(idx.passages)))
     return rows
 
 

@@ -33,6 +33,9 @@ import numpy as np
 
 from pilotfish.core.errors import ModelError
 
+from .scoring import _STOP
+from .synth import _ANT, numbers
+
 HEAD_FILE = "pilotfish_head.json"
 ENCODER = "minilm"
 FEATURES = (
@@ -66,9 +69,6 @@ def _run(values: Any, t: float) -> float:
 def pair_features(premise: str, claim: str, p_emb: Any, p_tokens: Sequence[str], c_emb: Any,
                   c_tokens: Sequence[str], probs: Sequence[float]) -> list[float]:
     """The feature vector of one (premise, claim) pair, in the order of :data:`FEATURES`."""
-    from .scoring import _STOP, content_words  # noqa: F401  (content_words kept for symmetry)
-    from .synth import _ANT, numbers
-
     if len(c_tokens) == 0 or len(p_tokens) == 0:
         m = np.zeros(1, dtype=np.float32)
         keep = np.ones(1, dtype=bool)
