@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _evaluate_rows(args: argparse.Namespace, queries: list[dict[str, Any]], index: Path,
-                   configs: list[tuple[str, list[str], dict[str, Any], Any, Any, int]]) -> list[dict[str, Any]]:
+                   configs: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """``configs``: (name, plugins, options, build seconds, size, candidates[, pilot config fields])."""
     from pilotfish import FakeModel, Pilot, PilotConfig
     from pilotfish.retrievers.evaluate import evaluate
     from pilotfish.retrievers.index import open_index
@@ -139,11 +140,11 @@ def _evaluate_rows(args: argparse.Namespace, queries: list[dict[str, Any]], inde
     idx = open_index(index)
     words = sum(len(p.text.split()) for p in idx.passages) / len(idx.passages)
     rows = []
-    for name, plugins, options, seconds, size, candidates in configs:
+    for name, plugins, options, seconds, size, candidates, *extra in configs:
         if args.only and not any(o in name for o in args.only.split(",")):
             continue
         pilot = Pilot(model=FakeModel(), plugins=plugins, options=options,
-                      config=PilotConfig(index=str(index), candidates=candidates))
+                      config=PilotConfig(index=str(index), candidates=candidates, **(extra[0] if extra else {})))
         rep = evaluate(lambda q, k, p=pilot: p.retrieve(q, k), queries, len(idx.passages), words)
         para = rep["by_kind"].get("paraphrase", {})
         rows.append({"name": name, "recall@1": rep["recall@1"], "recall@3": rep["recall@3"], "recall@10": rep["recall@10"],
@@ -271,7 +272,7 @@ def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
     def part(r: str) -> tuple[Any, Any]:
         return m.get("build_seconds", {}).get(r), part_size_mb(index, r)
 
-    configs: list[tuple[str, list[str], dict[str, Any], Any, Any, int]] = []
+    configs: list[tuple[Any, ...]] = []
     for r, name in (("bm25", "bm25"), ("dense", "dense (MiniLM, chromadb)"), ("colbert", f"colbert ({label})")):
         if r in built:
             configs.append((name, [r], {}, *part(r), 20))
@@ -284,6 +285,16 @@ def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
             tag = "+".join(base)
             configs.append((f"{tag} + maxsim rerank top-{depth} ({label})", base + ["maxsim-reranker"],
                             {"maxsim-reranker": {"model": model, "candidates": depth}}, None, None, depth))
+        if "colbert" not in built:
+            continue
+        # score fusion: first-stage and MaxSim scores standardised and summed (``combine = "zscore"``)
+        z = {"model": model, "candidates": depth, "combine": "zscore"}
+        configs.append((f"dense + maxsim top-{depth} zscore ({label})", ["dense", "maxsim-reranker"],
+                        {"maxsim-reranker": z}, None, None, depth))
+        configs.append((f"bm25+dense zscore + maxsim top-{depth} zscore ({label})", ["bm25", "dense", "maxsim-reranker"],
+                        {"maxsim-reranker": z}, None, None, depth, {"fusion": "zscore"}))
+        configs.append((f"dense + maxsim top-{depth} zscore, doc_weight 1 ({label})", ["dense", "maxsim-reranker"],
+                        {"maxsim-reranker": {**z, "doc_weight": 1.0}}, None, None, depth))
     return _evaluate_rows(args, queries, index, configs)
 
 

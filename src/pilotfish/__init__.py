@@ -22,7 +22,7 @@ from pilotfish.core.errors import (
 from pilotfish.core.hookspecs import hookimpl, hookspec
 from pilotfish.core.manager import PluginManager, build_manager, installed_plugins
 from pilotfish.core.models import Embedder, FakeModel, LanguageModel, WhiteBoxModel, get_model
-from pilotfish.core.pilot import Pilot, reciprocal_rank_fusion
+from pilotfish.core.pilot import Pilot, reciprocal_rank_fusion, zscore_fusion
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import (
     Answer,
@@ -80,4 +80,5 @@ __all__ = [
     "installed_plugins",
     "load_config",
     "reciprocal_rank_fusion",
+    "zscore_fusion",
 ]

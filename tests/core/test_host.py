@@ -120,6 +120,36 @@ def test_retrieve_results_are_collected_and_fused(make_pilot):
     assert docs[0].score == pytest.approx(1 / 62 + 1 / 61)
 
 
+def test_zscore_fusion_keeps_score_gaps(make_pilot):
+    class A:
+        name = "a"
+
+        @hookimpl
+        def retrieve(self, request, k):  # x far ahead of y and z
+            return [Document("x", "x", score=10.0), Document("y", "y", score=1.0), Document("z", "z", score=0.9)]
+
+    class B:
+        name = "b"
+
+        @hookimpl
+        def retrieve(self, request, k):  # y only just ahead of x
+            return [Document("y", "y", score=0.51), Document("x", "x", score=0.50), Document("w", "w", score=0.3),
+                    Document("v", "v", score=0.1)]
+
+    rrf = make_pilot(A(), B(), top_k=4).retrieve("q")
+    assert rrf[0].id in {"x", "y"} and rrf[0].score == pytest.approx(rrf[1].score)  # ranks alone: a tie
+    fused = make_pilot(A(), B(), top_k=5, config=pilotfish.PilotConfig(fusion="zscore")).retrieve("q")
+    assert [d.id for d in fused][:2] == ["x", "y"] and fused[0].retriever == "fusion"
+    # a document missing from a list gets that list's lowest z-score: w (missing from A, above the
+    # bottom of B) outranks z (the bottom of A, missing from B)
+    assert [d.id for d in fused][2] == "w"
+    assert fused[0].metadata["retriever_score"] in (10.0, 0.5)
+    from pilotfish.core.config import parse_config
+
+    with pytest.raises(pilotfish.ConfigError, match="fusion"):
+        parse_config({"fusion": "borda"})
+
+
 def test_rerank_orders_the_fused_candidates(make_pilot):
     class R:
         @hookimpl

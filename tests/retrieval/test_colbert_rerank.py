@@ -105,6 +105,35 @@ def test_maxsim_reranker(bm25_index: Path, rag_pilot, headline_queries) -> None:
     assert docs[0].score >= docs[1].score >= docs[2].score
 
 
+def test_maxsim_reranker_zscore_combine_and_doc_weight(bm25_index: Path, rag_pilot, headline_queries) -> None:  # type: ignore[no-untyped-def]
+    """``combine = "zscore"``: the MaxSim and first-stage scores, standardised over the candidates, summed;
+    ``doc_weight``: plus a multiple of the best score of the passage's article."""
+    from pilotfish.core.errors import ConfigError
+    from pilotfish.retrievers.rerankers import combine_scores
+
+    title, doc_id = headline_queries[1]
+    plain = rag_pilot(["bm25", "maxsim-reranker"], bm25_index,
+                      {"maxsim-reranker": {"model": "minilm-untrained", "candidates": 10}})
+    first = rag_pilot(["bm25"], bm25_index, {}).retrieve(title, 10)
+    reranker = plain.pm.get_plugin("maxsim-reranker")
+    raw = reranker.scores(title, first, plain)
+    for combine, weight in (("zscore", 0.0), ("zscore", 1.0), ("replace", 2.0)):
+        pilot = rag_pilot(["bm25", "maxsim-reranker"], bm25_index, {"maxsim-reranker": {
+            "model": "minilm-untrained", "candidates": 10, "combine": combine, "doc_weight": weight}})
+        docs = pilot.retrieve(title, 10)
+        want = combine_scores(first, raw, combine, weight)
+        assert [d.score for d in docs] == pytest.approx(sorted(want, reverse=True), abs=1e-4)
+        assert docs[0].doc_id == doc_id and docs[0].metadata["reranker"] == "maxsim-reranker"
+    # the arithmetic itself
+    from pilotfish.core.types import Document
+
+    ds = [Document("a", "a", "d1", score=3.0), Document("b", "b", "d1", score=1.0), Document("c", "c", "d2", score=2.0)]
+    assert combine_scores(ds, [0.0, 2.0, 1.0], "zscore") == pytest.approx([0.0, 0.0, 0.0])
+    assert combine_scores(ds, [1.0, 0.0, 0.5], "replace", 1.0) == pytest.approx([2.0, 1.0, 1.0])
+    with pytest.raises(ConfigError, match="combine"):
+        rag_pilot(["bm25", "maxsim-reranker"], bm25_index, {"maxsim-reranker": {"combine": "mean"}}).retrieve(title, 3)
+
+
 def test_cross_encoder_reranker_on_local_checkpoint(bm25_index: Path, tmp_path: Path, rag_pilot) -> None:  # type: ignore[no-untyped-def]
     """A sequence-classification checkpoint built here from MiniLM, loaded by path like a hub id."""
     import torch

@@ -62,6 +62,9 @@ class PilotConfig(BaseModel):
     """Passages given to the model after fusion and reranking."""
     candidates: int = Field(20, ge=1)
     """Passages asked of each retriever before fusion and reranking."""
+    fusion: Literal["rrf", "zscore"] = "rrf"
+    """How the host fuses several retrievers' lists: reciprocal rank fusion, or the sum of each list's
+    standardised scores."""
     max_repair_rounds: int = Field(2, ge=0)
     on_error: Literal["raise", "skip"] = "raise"
     system_prompt: str | None = None

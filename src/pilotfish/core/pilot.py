@@ -57,6 +57,38 @@ def reciprocal_rank_fusion(lists: Sequence[Sequence[Document]], k: int = RRF_K) 
     return fused
 
 
+def zscore_fusion(lists: Sequence[Sequence[Document]]) -> list[Document]:
+    """Fuse ranked lists by their scores: each list's scores are standardised (z-scores) and summed; a
+    document missing from a list gets that list's lowest z-score. Unlike reciprocal rank fusion it
+    keeps how far apart the scores are (convex combination; Bruch et al. 2023). One list passes through."""
+    if len(lists) == 1:
+        return list(lists[0])
+    scores: dict[str, float] = {}
+    first: dict[str, Document] = {}
+    per_list: list[dict[str, float]] = []
+    for docs in lists:
+        vals = [d.score for d in docs]
+        if not vals:
+            continue
+        mean = sum(vals) / len(vals)
+        sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5 or 1.0
+        per_list.append({d.id: (d.score - mean) / sd for d in docs})
+        for d in docs:
+            first.setdefault(d.id, d)
+    for z in per_list:
+        floor = min(z.values())
+        for doc_id in first:
+            scores[doc_id] = scores.get(doc_id, 0.0) + z.get(doc_id, floor)
+    return [
+        Document(first[i].id, first[i].text, first[i].doc_id, first[i].title, scores[i], "fusion",
+                 {**first[i].metadata, "retriever_score": first[i].score, "retriever": first[i].retriever})
+        for i in sorted(scores, key=lambda d: -scores[d])
+    ]
+
+
+FUSIONS = {"rrf": reciprocal_rank_fusion, "zscore": zscore_fusion}
+
+
 class Pilot:
     """A chain of plugins around a model.
 
@@ -222,7 +254,7 @@ class Pilot:
         lists = self.hooks.retrieve(request, max(self.config.candidates, k), self)
         if not lists:
             return []
-        fused = reciprocal_rank_fusion(lists)
+        fused = FUSIONS[self.config.fusion](lists)
         reranked = self.hooks.rerank(request, fused, k, self) if fused else None
         return list(reranked if reranked is not None else fused)[:k]
 

@@ -171,14 +171,23 @@ def register_commands(cli: Any) -> None:
     @click.option("--batch-size", type=click.IntRange(min=2), default=16, show_default=True)
     @click.option("--lr", type=float, default=3e-5, show_default=True)
     @click.option("--max-minutes", type=float, default=25.0, show_default=True, help="time budget of the whole run (LM questions get at most 30%% of it)")
+    @click.option("--cloze", type=click.IntRange(min=0), default=6000, show_default=True,
+                  help="cloze questions built from corpus sentences (answer removed, headline words added), each "
+                       "with a negative passage of the same article")
+    @click.option("--ict", type=click.IntRange(min=0), default=4000, show_default=True, help="inverse-cloze pairs")
+    @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
+                  help="a .jsonl with doc_id fields (or one id per line): articles kept out of training, e.g. an eval set's")
     @click.option("--seed", type=int, default=0)
     def train_colbert(corpus: str, out: str | None, questions: int, teacher: str, steps: int, batch_size: int,
-                      lr: float, max_minutes: float, seed: int) -> None:
+                      lr: float, max_minutes: float, cloze: int, ict: int, exclude_docs: str | None, seed: int) -> None:
         """Train a ColBERT model from MiniLM on pairs synthesized from CORPUS."""
+        from pilotfish.verifiers.commands import _read_doc_ids
+
         from .colbert_train import TrainConfig, train
 
+        excluded = frozenset(_read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = TrainConfig(questions=questions, teacher=teacher, steps=steps, batch_size=batch_size, lr=lr,
-                          max_minutes=max_minutes, seed=seed)
+                          max_minutes=max_minutes, cloze=cloze, ict=ict, exclude_docs=excluded, seed=seed)
         path = train(corpus, out, cfg, progress=True)
         click.echo(f"saved ColBERT checkpoint to {path}")
 

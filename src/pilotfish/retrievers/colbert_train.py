@@ -49,8 +49,11 @@ class TrainConfig:
     question_share: float = 0.3
     doc_maxlen: int = 128
     ict: int = 4000
+    cloze: int = 6000
     seed: int = 0
     temperature: float = 1.0
+    exclude_docs: frozenset[str] = frozenset()
+    markers: bool = False
 
 
 QUESTION_PROMPT = (
@@ -87,6 +90,87 @@ def write_questions(passages: list[Passage], n: int, teacher: str, rng: random.R
     return out
 
 
+_WH_NUMBER = [(re.compile(r"%|per ?cent"), "What percentage"), (re.compile(r"[£$€]|\b(?:bn|m|million|billion)\b"), "How much"),
+              (re.compile(r"\b(?:19|20)\d\d\b"), "When")]
+_STOP = set("a an the of to in on for and or but is was were be been by with at as from that this these those it its "
+            "he she they his her their has have had will would could should said says also which who whom there "
+            "than then not no into over after before about up out more most".split())
+_CONTEXT_JOIN = ["when", "after", "as", "in the story where", "while", "because", "amid reports that", ","]
+
+
+def _answer_span(sentence: str, rng: random.Random) -> tuple[str, str] | None:
+    """A (answer, wh-phrase) in ``sentence``: a number (with its unit) or a named entity."""
+    from pilotfish.verifiers.synth import entities
+
+    nums = list(re.finditer(r"[£$€]?\d[\d,.]*(?:%| ?per ?cent|bn|m\b| million| billion)?", sentence))
+    ents = [e for e in entities(sentence) if not sentence.startswith(e)]
+    options: list[tuple[str, str]] = []
+    for m in nums:
+        ans = m.group(0)
+        wh = next((w for pat, w in _WH_NUMBER if pat.search(ans)), "How many")
+        options.append((ans, wh))
+    for e in ents:
+        options.append((e, rng.choice(["Who", "Which", "What"])))
+    return rng.choice(options) if options else None
+
+
+def cloze_question(sentence: str, context: str, rng: random.Random) -> str | None:
+    """A question-like query whose answer is in ``sentence``, the way people ask about a news story: the
+    fact's words (some paraphrased, the answer removed) plus, often, words of the story's headline or
+    lead (shared by every passage of the article, so they do not pick the passage)."""
+    from pilotfish.verifiers.synth import paraphrase_rules
+
+    span = _answer_span(sentence, rng)
+    if span is None:
+        return None
+    answer, wh = span
+    body = sentence.replace(answer, " ", 1)
+    body = paraphrase_rules(body, rng) if rng.random() < 0.7 else body
+    words = [w for w in re.findall(r"[\w'£$%-]+(?:[.,]\d+)*", body)]
+    content = [w for w in words if w.lower() not in _STOP]
+    if len(content) < 3:
+        return None
+    keep = max(3, int(len(words) * rng.uniform(0.5, 0.9)))
+    if len(words) > keep:  # a contiguous part of the sentence around its content words
+        start = rng.randrange(0, len(words) - keep + 1)
+        words = words[start:start + keep]
+    q = f"{wh} {' '.join(words)}"
+    if context and rng.random() < 0.7:
+        cwords = [w for w in re.findall(r"[\w'£$%-]+(?:[.,]\d+)*", context)]
+        if cwords:
+            n = min(len(cwords), rng.randint(3, 10))
+            start = rng.randrange(0, len(cwords) - n + 1)
+            q += f" {rng.choice(_CONTEXT_JOIN)} {' '.join(cwords[start:start + n])}"
+    return re.sub(r"\s+", " ", q).strip(" ,") + "?"
+
+
+def cloze_pairs(passages: list[Passage], n: int, rng: random.Random) -> list[tuple[str, Passage, Passage | None]]:
+    """``n`` (question, passage holding the answer sentence, another passage of the same article)."""
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    docs = [d for d, ps in by_doc.items() if len(ps) >= 2]
+    out: list[tuple[str, Passage, Passage | None]] = []
+    tries = 0
+    while docs and len(out) < n and tries < 5 * n:
+        tries += 1
+        ps = by_doc[rng.choice(docs)]
+        p = rng.choice(ps)
+        sents = [p.text[s:e] for s, e in split_sentences(p.text) if len(p.text[s:e].split()) >= 8]
+        if not sents:
+            continue
+        sent = rng.choice(sents)
+        context = f"{p.title or ''} {ps[0].text[:200]}" if rng.random() < 0.5 else (p.title or "")
+        q = cloze_question(sent, context, rng)
+        if q is None:
+            continue
+        others = [o for o in ps if sent not in o.text]
+        # the article's lead passage first: it shares the headline's words with every question
+        neg = ps[0] if ps[0] in others and rng.random() < 0.5 else (rng.choice(others) if others else None)
+        out.append((q, p, neg))
+    return out
+
+
 def _bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
@@ -94,9 +178,11 @@ def _bar(total: int, desc: str, enabled: bool) -> Any:
 
 
 def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, progress: bool,
-               deadline: float | None = None) -> list[tuple[str, str, str, str]]:
-    """(query, positive text, document id, kind) from headlines, the LM's questions and inverse cloze."""
+               deadline: float | None = None) -> tuple[list[tuple[str, str, str, str]], dict[int, str]]:
+    """(query, positive text, document id, kind) from headlines, the LM's questions, cloze questions and
+    inverse cloze; and, by pair position, a negative from the same article (cloze questions)."""
     pairs: list[tuple[str, str, str, str]] = []
+    same_doc: dict[str, str] = {}
     first: dict[str, Passage] = {}
     for p in passages:
         first.setdefault(p.doc_id, p)
@@ -113,8 +199,12 @@ def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, pr
         query = p.text[s:e]
         context = p.text if rng.random() < 0.1 else (p.text[:s] + p.text[e:]).strip()
         pairs.append((query, f"{p.title}. {context}" if p.title else context, p.doc_id, "ict"))
+    for q, p, neg in cloze_pairs(passages, cfg.cloze, rng):
+        pairs.append((q, p.index_text(), p.doc_id, "cloze"))
+        if neg is not None:
+            same_doc[q] = neg.index_text()
     rng.shuffle(pairs)
-    return pairs
+    return pairs, {i: same_doc[q] for i, (q, _, _, kind) in enumerate(pairs) if kind == "cloze" and q in same_doc}
 
 
 def mine_negatives(passages: list[Passage], pairs: list[tuple[str, str, str, str]], rng: random.Random) -> list[str]:
@@ -161,16 +251,24 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     start = time.monotonic()
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    docs = load_directory(corpus).documents
+    docs = [d for d in load_directory(corpus).documents if d.doc_id not in cfg.exclude_docs]
     passages = chunk_documents(docs)
     if len(passages) < 2:
         raise InputError("the corpus needs at least two passages to train a ColBERT model")
-    pairs = make_pairs(passages, cfg, rng, progress, start + cfg.question_share * cfg.max_minutes * 60)
+    pairs, same_doc = make_pairs(passages, cfg, rng, progress, start + cfg.question_share * cfg.max_minutes * 60)
     negs = mine_negatives(passages, pairs, rng)
+    if progress:
+        kinds: dict[str, int] = {}
+        for pair in pairs:
+            kinds[pair[3]] = kinds.get(pair[3], 0) + 1
+        print(f"training pairs: {kinds}; same-article negatives: {len(same_doc)}")
 
     enc = ColbertEncoder.untrained()
-    enc.markers, enc.augment = True, True
-    enc.meta.update({"query_augment": True, "markers": True, "trained": True, "base": "all-MiniLM-L6-v2"})
+    # markers and [MASK] query augmentation (ColBERTv2's) change the input the untrained MiniLM
+    # saw; off by default, so training starts from the untrained model's ranking and improves it
+    enc.markers = enc.augment = cfg.markers
+    enc.meta.update({"query_augment": cfg.markers, "markers": cfg.markers, "trained": True,
+                     "base": "all-MiniLM-L6-v2"})
     enc.doc_maxlen = cfg.doc_maxlen
     enc.bert.train()
     enc.linear.train()
@@ -189,7 +287,7 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
         pos += bs
         with torch.autocast("cpu", torch.bfloat16, enabled=enc.bf16):
             loss = _step(enc, [pairs[i][0] for i in batch], [pairs[i][1] for i in batch], [negs[i] for i in batch],
-                         cfg.temperature)
+                         cfg.temperature, [same_doc[i] for i in batch if i in same_doc])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(enc.bert.parameters()) + list(enc.linear.parameters()), 1.0)
@@ -221,11 +319,14 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     return target
 
 
-def _step(enc: ColbertEncoder, queries: list[str], positives: list[str], negatives: list[str], temp: float) -> Any:
+def _step(enc: ColbertEncoder, queries: list[str], positives: list[str], negatives: list[str], temp: float,
+          extra: list[str] = ()) -> Any:  # type: ignore[assignment]
+    """Cross-entropy of each query's MaxSim scores over every passage of the batch (its positive, the
+    other positives, the mined negatives and the same-article ``extra`` negatives)."""
     torch = enc.torch
     qi, qm = enc._tokenize(queries, enc.query_maxlen, enc.q_marker, enc.augment)
     q = enc.forward(qi, qm) * qm.unsqueeze(-1)
-    di, dm = enc._tokenize(positives + negatives, enc.doc_maxlen, enc.d_marker, False)
+    di, dm = enc._tokenize(positives + negatives + list(extra), enc.doc_maxlen, enc.d_marker, False)
     d = enc.forward(di, dm)
     keep = enc.doc_mask(di, dm).unsqueeze(-1)
     d = d * keep
