@@ -21,6 +21,7 @@ RETRIEVER_CLASSES = {
     "bm25": "pilotfish.retrievers.bm25:BM25Retriever",
     "dense": "pilotfish.retrievers.dense:DenseRetriever",
     "colbert": "pilotfish.retrievers.colbert:ColbertRetriever",
+    "plaid": "pilotfish.retrievers.plaid:PlaidRetriever",
 }
 
 
@@ -90,7 +91,7 @@ def register_commands(cli: Any) -> None:
     @cli.command(name="index")
     @click.argument("corpus", type=click.Path(file_okay=False))
     @click.option("--out", "-o", default=None, help="index directory (default: [pilotfish] index, else ./index)")
-    @click.option("--retrievers", "-r", default=None, help="comma-separated: bm25,dense,colbert (default: the config's "
+    @click.option("--retrievers", "-r", default=None, help="comma-separated: bm25,dense,colbert,plaid (default: the config's "
                   "retriever plugins, else bm25,dense)")
     @click.option("--max-words", type=click.IntRange(min=5), default=100, show_default=True, help="passage size")
     @click.option("--overlap", type=click.IntRange(min=0), default=1, show_default=True, help="sentences shared by neighbours")

@@ -144,6 +144,10 @@ class BuildContext:
     options: dict[str, Any]
     progress: Callable[[str, int], Any]
     """``progress(label, total)`` -> a tqdm-like bar with ``update(n)`` and ``close()``."""
+    shared: dict[str, Any] = field(default_factory=dict)
+    """Work one builder hands to the next in the same build: ``sentence_vectors:minilm`` maps passage
+    ids to MiniLM sentence embeddings that the colbert builder computed in its own forward pass
+    (untrained MiniLM model) for the dense builder."""
 
 
 @dataclass
@@ -164,7 +168,7 @@ def _builder(name: str) -> Any:
     return importlib.import_module(f"pilotfish.retrievers.{name}").build
 
 
-KNOWN_RETRIEVERS = ("bm25", "dense", "colbert")
+KNOWN_RETRIEVERS = ("bm25", "dense", "colbert", "plaid")
 
 
 def _null_progress(label: str, total: int) -> Any:
@@ -260,12 +264,16 @@ def build_index(
     timings: dict[str, float] = {}
     builders = {name: _builder(name) for name in retrievers}
     prev_retrievers = (previous or {}).get("retrievers", [])
-    for name in retrievers:
+    shared: dict[str, Any] = {}
+    if "dense" in retrievers and "colbert" in retrievers and \
+            (options.get("dense", {}).get("model") or "minilm") == "minilm":
+        shared["sentence_vectors:minilm"] = {}  # colbert (built first) fills it when its model is MiniLM's
+    for name in sorted(retrievers, key=lambda r: r != "colbert"):
         t0 = time.perf_counter()
         prev_part = out / previous["generation"] / name if previous and name in prev_retrievers else None
         prev_settings = (previous or {}).get("settings", {}).get(name)
         ctx = BuildContext(passages, gen_dir / name, prev_part, reusable if prev_part else set(),
-                           {**options.get(name, {}), "_previous_settings": prev_settings}, progress)
+                           {**options.get(name, {}), "_previous_settings": prev_settings}, progress, shared)
         ctx.out_dir.mkdir()
         settings[name] = builders[name](ctx)
         timings[name] = time.perf_counter() - t0
