@@ -166,6 +166,49 @@ def test_colbert_compressed_search_matches_exact_maxsim(index_dir: Path) -> None
         assert float((full * approx).sum(1).mean()) > 0.8
 
 
+def test_dense_and_untrained_colbert_share_one_minilm_pass(index_dir: Path, tmp_path: Path) -> None:
+    """The index_dir fixture builds bm25 + dense + colbert(minilm-untrained) together: the dense vectors
+    come out of the colbert builder's forward pass and equal the sentence-transformers embeddings."""
+    import json
+
+    from pilotfish.core.models import get_model
+    from pilotfish.retrievers.colbert import ColbertEncoder
+    from pilotfish.retrievers.index import BuildContext, open_index
+
+    index = open_index(index_dir)
+    vectors = np.load(index.part("dense") / "vectors.npy")
+    ids = json.loads((index.part("dense") / "ids.json").read_text())
+    by_id = {p.id: p for p in index.passages}
+    texts = [by_id[i].index_text() for i in ids]
+    st = get_model("minilm").embed(texts)
+    cos = (vectors * st).sum(1)
+    assert cos.min() > 0.999, cos.min()
+    # every passage that fits in colbert's 180 tokens came from its pass; longer ones were encoded whole
+    assert 0.9 * len(ids) <= index.settings("dense")["from_colbert_pass"] <= len(ids)
+    # the builder hands the vectors over only for passages that fit in the colbert doc length
+    import pilotfish.retrievers.colbert as colbert
+
+    long_text = "word " * 400
+    pooled: dict[int, object] = {}
+    enc = ColbertEncoder.untrained()
+    enc.encode_docs([texts[0], long_text], pooled=pooled)
+    assert set(pooled) == {0} and float(np.dot(pooled[0], st[0])) > 0.999  # type: ignore[arg-type]
+    shared: dict[str, dict[str, object]] = {"sentence_vectors:minilm": {}}
+    out = tmp_path / "colbert"
+    out.mkdir()
+    ctx = BuildContext(index.passages[:3], out, None, set(), {"model": "minilm-untrained"}, lambda *a: _Bar(), shared)
+    colbert.build(ctx)
+    assert set(shared["sentence_vectors:minilm"]) == {p.id for p in index.passages[:3]}
+
+
+class _Bar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def test_colbert_without_trained_model_says_how_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pilotfish.retrievers.colbert import ColbertEncoder
 

@@ -188,8 +188,17 @@ class ColbertEncoder:
         return ids, mask
 
     def forward(self, ids: Any, mask: Any) -> Any:
-        out = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
-        return self.torch.nn.functional.normalize(self.linear(out), dim=-1)
+        return self.project(self.bert(input_ids=ids, attention_mask=mask).last_hidden_state)
+
+    def project(self, hidden: Any) -> Any:
+        return self.torch.nn.functional.normalize(self.linear(hidden), dim=-1)
+
+    @property
+    def shares_minilm_pass(self) -> bool:
+        """True when this encoder's document pass is the packaged MiniLM's own (the untrained baseline:
+        no marker tokens), so the same forward pass also yields the ``minilm`` sentence embeddings
+        (mean-pooled, normalised: cosine to sentence-transformers' > 0.99999, measured)."""
+        return self.model_id == UNTRAINED and not self.markers
 
     def encode_queries(self, texts: list[str]) -> Any:
         """``[n, query_len, dim]`` float32 numpy (padding rows are zero)."""
@@ -221,20 +230,36 @@ class ColbertEncoder:
             keep &= ~self.torch.isin(ids, skip)
         return keep
 
-    def encode_docs(self, texts: list[str], batch_size: int = 32) -> list[Any]:
-        """One ``[tokens, dim]`` float16 numpy array per text (punctuation and padding dropped)."""
+    def encode_docs(self, texts: list[str], batch_size: int = 32, pooled: dict[int, Any] | None = None) -> list[Any]:
+        """One ``[tokens, dim]`` float16 numpy array per text (punctuation and padding dropped).
+
+        ``pooled``: when given (and :attr:`shares_minilm_pass`), also fills ``pooled[i]`` with text
+        ``i``'s MiniLM sentence embedding from the same forward pass, for the texts that fit in
+        ``doc_maxlen`` tokens (the dense retriever's encoder would see longer ones whole).
+        """
         torch = self.torch
         out: list[Any] = []
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         result: dict[int, Any] = {}
+        want_pooled = pooled is not None and self.shares_minilm_pass
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
-            ids, mask = self._tokenize([texts[i] for i in idx], self.doc_maxlen, self.d_marker, False)
+            batch = [texts[i] for i in idx]
+            ids, mask = self._tokenize(batch, self.doc_maxlen, self.d_marker, False)
             with self._lock, torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
-                d = self.forward(ids, mask).float()
+                hidden = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+                d = self.project(hidden).float()
             keep = self.doc_mask(ids, mask)
             for row, i in enumerate(idx):
                 result[i] = d[row][keep[row]].to(torch.float16).numpy()
+            if want_pooled:
+                assert pooled is not None
+                m = mask.unsqueeze(-1).float()
+                vec = torch.nn.functional.normalize((hidden.float() * m).sum(1) / m.sum(1), dim=-1).numpy()
+                whole = [len(x) <= self.doc_maxlen for x in self.tokenizer(batch, truncation=False)["input_ids"]]
+                for row, i in enumerate(idx):
+                    if whole[row]:
+                        pooled[i] = vec[row]
         out = [result[i] for i in range(len(texts))]
         return out
 
@@ -442,10 +467,17 @@ def build(ctx: BuildContext) -> dict[str, Any]:
     bar = ctx.progress(f"colbert ({enc.model_id})", len(ctx.passages))
     bar.update(len(ctx.passages) - len(todo))
     new_vecs: dict[int, Any] = {}
+    # the dense retriever's MiniLM sentence vectors come out of the same forward pass when this is
+    # the untrained MiniLM model: one encoder pass for both parts (see build_index)
+    share: dict[str, Any] | None = ctx.shared.get("sentence_vectors:minilm")
     for s in range(0, len(todo), 256):
         chunk = todo[s:s + 256]
-        for i, v in zip(chunk, enc.encode_docs([ctx.passages[i].index_text() for i in chunk]), strict=True):
+        pooled: dict[int, Any] | None = {} if share is not None else None
+        for i, v in zip(chunk, enc.encode_docs([ctx.passages[i].index_text() for i in chunk], pooled=pooled),
+                        strict=True):
             new_vecs[i] = v
+        if share is not None and pooled:
+            share.update({ctx.passages[chunk[j]].id: vec for j, vec in pooled.items()})
         bar.update(len(chunk))
     bar.close()
     if codec is None:
