@@ -168,7 +168,7 @@ def _builder(name: str) -> Any:
     return importlib.import_module(f"pilotfish.retrievers.{name}").build
 
 
-KNOWN_RETRIEVERS = ("bm25", "dense", "colbert")
+KNOWN_RETRIEVERS = ("bm25", "dense", "colbert", "plaid")
 
 
 def _null_progress(label: str, total: int) -> Any:
