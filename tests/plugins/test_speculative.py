@@ -32,6 +32,25 @@ def test_identical_output_with_a_same_tokenizer_draft_and_streaming(smollm2):
     assert stream.answer.generation.metadata["speculative"]["same_tokenizer"] is True
 
 
+def test_streaming_holds_back_and_never_streams_a_stop_sequence(smollm2):
+    draft = pilotfish.get_model("truncate:8:smollm2-135m")
+    pilot = Pilot(model="smollm2-135m", plugins=[Speculative(draft=draft.model_id, num_assistant_tokens=3)])
+    q = "Write one sentence about the sea."
+    full = smollm2.generate(q, max_tokens=24).text
+    words = full.split()
+    assert len(words) >= 6, full
+    stop = " " + " ".join(words[3:5])  # a two-word stop sequence from the middle of the greedy answer
+    chunks: list[str] = []
+    stream = pilot.stream(q, max_tokens=24, stop=[stop])
+    for chunk in stream:
+        chunks.append(chunk)
+    expected = full[: full.index(stop)]
+    assert "".join(chunks) == stream.answer.text == expected
+    assert stream.answer.generation.finish_reason == "stop"
+    # generation stopped at the stop sequence instead of running to max_tokens
+    assert stream.answer.generation.completion_tokens < 24
+
+
 def test_black_box_or_same_model_is_a_clear_error():
     with pytest.raises(pilotfish.PluginError, match="needs a white-box model"):
         Pilot(model=pilotfish.FakeModel(), plugins=[Speculative(draft="fake")], use_entrypoints=False).run("q")

@@ -20,6 +20,7 @@ Both models must be local (white-box) Hugging Face models.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pilotfish.core.errors import PilotfishError, WhiteBoxRequiredError
@@ -30,29 +31,66 @@ from pilotfish.core.types import Generation, Message, Request
 
 
 class _Streamer:
-    """A transformers streamer that forwards newly decoded text to ``on_token``."""
+    """A transformers streamer that forwards newly decoded text to ``on_token``.
 
-    def __init__(self, tokenizer: Any, prompt_len: int, on_token: Any):
+    Text that may be the start of a stop sequence is held back until it is not (or generation
+    ends), and nothing from a stop sequence on is ever streamed: the stream equals the answer.
+    """
+
+    def __init__(self, tokenizer: Any, prompt_len: int, on_token: Any, stop: Sequence[str] = ()):
         self.tokenizer = tokenizer
         self.prompt_len = prompt_len
         self.on_token = on_token
+        self.stop = [x for x in stop if x]
+        self.holdback = max((len(x) for x in self.stop), default=1) - 1
         self.ids: list[int] = []
         self.emitted = 0
         self.skipped_prompt = False
+        self.stopped = False
 
     def put(self, value: Any) -> None:
         ids = value.reshape(-1).tolist()
         if not self.skipped_prompt:  # generate() first puts the prompt
             self.skipped_prompt = True
             return
+        if self.stopped:
+            return
         self.ids.extend(ids)
         from pilotfish.adapters.huggingface import emit_stable
 
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        self.emitted = emit_stable(self.on_token, text, self.emitted)
+        text, hit = apply_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True), self.stop)
+        if hit:
+            self.stopped = True
+            if len(text) > self.emitted:
+                self.on_token(text[self.emitted:])
+                self.emitted = len(text)
+            return
+        self.emitted = emit_stable(self.on_token, text, self.emitted, self.holdback)
 
     def end(self) -> None:
-        pass
+        if self.stopped:
+            return
+        text, _ = apply_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True), self.stop)
+        if len(text) > self.emitted:  # what was held back
+            self.on_token(text[self.emitted:])
+            self.emitted = len(text)
+
+
+def _stop_criteria(tokenizer: Any, prompt_len: int, stop: list[str]) -> Any:
+    """Stop when the decoded completion contains a stop sequence. (transformers' own ``stop_strings``
+    fails under assisted generation: the assistant's generate call gets no tokenizer.)"""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _TextStop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            import torch
+
+            # the tail of the completion is enough: a stop sequence ends in the newest tokens
+            tail = input_ids[0, max(prompt_len, input_ids.shape[1] - 64):].tolist()
+            hit = apply_stop(tokenizer.decode(tail, skip_special_tokens=True), stop)[1]
+            return torch.full((input_ids.shape[0],), hit, dtype=torch.bool)
+
+    return StoppingCriteriaList([_TextStop()])
 
 
 def same_tokenizer(a: Any, b: Any) -> bool:
@@ -90,8 +128,11 @@ def speculative_generate(target: Any, draft: Any, messages: list[Message], param
         kwargs.update(tokenizer=target.tokenizer, assistant_tokenizer=draft.tokenizer)
     if num_assistant_tokens:
         draft.model.generation_config.num_assistant_tokens = num_assistant_tokens
+    stop = [x for x in (params.get("stop") or []) if x]
+    if stop:  # stop generating at a stop sequence (the text is cut there below)
+        kwargs["stopping_criteria"] = _stop_criteria(target.tokenizer, len(ids), stop)
     if on_token is not None:
-        kwargs["streamer"] = _Streamer(target.tokenizer, len(ids), on_token)
+        kwargs["streamer"] = _Streamer(target.tokenizer, len(ids), on_token, stop)
     if params.get("seed") is not None:
         torch.manual_seed(int(params["seed"]))
     first, second = sorted((target, draft), key=id)  # a fixed lock order: no deadlock between pilots
