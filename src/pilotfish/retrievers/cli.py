@@ -192,6 +192,18 @@ def register_commands(cli: Any) -> None:
         path = train(corpus, out, cfg, progress=True)
         click.echo(f"saved ColBERT checkpoint to {path}")
 
+    @cli.command(name="convert-colbert")
+    @click.argument("source")
+    @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="new checkpoint directory")
+    def convert_colbert(source: str, out: str) -> None:
+        """Save a pilotfish ColBERT checkpoint (a directory, `minilm-untrained` or `default`) as a colbert-ai
+        checkpoint (Checkpoint.save, with artifact.metadata) for the `plaid` retriever."""
+        from .plaid import convert_checkpoint
+
+        if Path(out).exists() and any(Path(out).iterdir()):
+            raise ConfigError(f"{out} exists and is not empty; choose a new directory")
+        click.echo(f"saved colbert-ai checkpoint to {convert_checkpoint(source, out)}")
+
 
 def _index_covers(index: str, corpus: str, names: list[str], max_words: int, overlap: int) -> bool:
     """True when ``index`` is up to date for ``corpus`` and holds every retriever in ``names``.
