@@ -150,6 +150,29 @@ def test_zscore_fusion_keeps_score_gaps(make_pilot):
         parse_config({"fusion": "borda"})
 
 
+def test_repeated_passages_are_dropped_before_rerank(make_pilot):
+    class A:
+        name = "a"
+
+        @hookimpl
+        def retrieve(self, request, k):  # the same article filed twice, as the BBC corpus does
+            return [Document("t/1#0", "Same  text.", "t/1"), Document("t/9#0", "Same text.", "t/9"),
+                    Document("t/2#0", "Other text.", "t/2")]
+
+    seen = []
+
+    class R:
+        @hookimpl
+        def rerank(self, request, documents, k):
+            seen.extend(d.id for d in documents)
+
+    docs = make_pilot(A(), R(), top_k=3).retrieve("q")
+    assert [d.id for d in docs] == ["t/1#0", "t/2#0"] and seen == ["t/1#0", "t/2#0"]
+    assert docs[0].metadata["duplicates"] == ["t/9#0"] and "duplicates" not in docs[1].metadata
+    kept = make_pilot(A(), top_k=3, config=pilotfish.PilotConfig(dedupe=False)).retrieve("q")
+    assert len(kept) == 3
+
+
 def test_rerank_orders_the_fused_candidates(make_pilot):
     class R:
         @hookimpl

@@ -62,6 +62,8 @@ class PilotConfig(BaseModel):
     """Passages given to the model after fusion and reranking."""
     candidates: int = Field(20, ge=1)
     """Passages asked of each retriever before fusion and reranking."""
+    dedupe: bool = True
+    """Drop fused candidates whose text repeats an earlier one's (before ``rerank``)."""
     fusion: Literal["rrf", "zscore"] = "rrf"
     """How the host fuses several retrievers' lists: reciprocal rank fusion, or the sum of each list's
     standardised scores."""
