@@ -12,11 +12,11 @@ from pilotfish import PilotfishError
 
 @pytest.fixture(scope="module")
 def trained(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny ColBERT trained in seconds: 1 LM question, headline + inverse-cloze pairs, 3 steps."""
+    """A tiny ColBERT trained in seconds: 1 LM question, headline, inverse-cloze and cloze pairs, 3 steps."""
     from pilotfish.retrievers.colbert_train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("colbert") / "ckpt"
-    return train(corpus, out, TrainConfig(questions=1, steps=3, batch_size=4, ict=40, doc_maxlen=64))
+    return train(corpus, out, TrainConfig(questions=1, steps=3, batch_size=4, ict=40, cloze=40, doc_maxlen=64))
 
 
 def test_trained_checkpoint_has_hub_layout_and_loads(trained: Path) -> None:
@@ -32,12 +32,22 @@ def test_trained_checkpoint_has_hub_layout_and_loads(trained: Path) -> None:
     meta = json.loads((trained / "artifact.metadata").read_text())
     assert meta["dim"] == 128 and meta["query_token"] == "[unused0]"
     assert meta["pilotfish"]["steps"] == 3 and meta["pilotfish"]["loss_first"] > 0 and "loss_last" in meta["pilotfish"]
+    assert meta["pilotfish"]["markers"] is False and meta["pilotfish"]["query_augment"] is False  # the default
     enc = ColbertEncoder.load(str(trained))
     q = enc.encode_queries(["who won the match?"])
-    assert q.shape == (1, 32, 128)  # query augmentation with [MASK] to query_maxlen
+    assert q.shape == (1, 7, 128)  # [CLS] who won the match ? [SEP]: no [MASK] augmentation
     assert np.allclose(np.linalg.norm(q[0], axis=1), 1, atol=1e-3)
     d = enc.encode_docs(["A short passage, with punctuation!"])[0]
     assert d.dtype == np.float16 and d.shape[1] == 128
+    # a colbert-ai checkpoint's metadata has no "pilotfish" table: markers and [MASK] query
+    # augmentation are on, as in ColBERTv2
+    import shutil
+
+    v2 = trained.parent / "v2"
+    shutil.copytree(trained, v2, dirs_exist_ok=True)
+    (v2 / "artifact.metadata").write_text(json.dumps({k: v for k, v in meta.items() if k != "pilotfish"}))
+    q2 = ColbertEncoder.load(str(v2)).encode_queries(["who won the match?"])
+    assert q2.shape == (1, 32, 128)  # padded with [MASK] to query_maxlen
 
 
 def test_question_writing_stops_at_its_deadline(corpus: Path) -> None:
