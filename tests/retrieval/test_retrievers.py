@@ -102,10 +102,12 @@ def _free_port() -> int:
 
 def test_dense_on_a_real_chroma_server(rag_pilot, small_corpus: Path, tmp_path: Path, headline_queries) -> None:  # type: ignore[no-untyped-def]
     import shutil
+    import sys
 
     from pilotfish.retrievers.index import build_index
 
-    chroma = shutil.which("chroma")
+    # the venv's own CLI also when the venv is not activated (python -m pytest from .venv/bin/python)
+    chroma = shutil.which("chroma") or shutil.which("chroma", path=str(Path(sys.executable).parent))
     if chroma is None:
         pytest.skip("the chroma CLI is not installed")
     port = _free_port()
