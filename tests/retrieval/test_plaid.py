@@ -73,6 +73,22 @@ def test_plaid_rebuilds_only_when_passages_change(small_corpus: Path, plaid_chec
     assert docs[0].doc_id == "tech/003"
 
 
+def test_checkpoint_naming_hub_base_loads_offline(plaid_checkpoint: Path, plaid_index: Path, tmp_path: Path,
+                                                  rag_pilot, headline_queries) -> None:  # type: ignore[no-untyped-def]
+    """A checkpoint whose artifact.metadata names the hub base (model_name 'bert-base-uncased', as
+    colbert-ai writes for checkpoints trained from it) loads without the hub."""
+    import json
+
+    ckpt = tmp_path / "hub-named"
+    shutil.copytree(plaid_checkpoint, ckpt)
+    meta = json.loads((ckpt / "artifact.metadata").read_text())
+    meta["model_name"] = "bert-base-uncased"
+    (ckpt / "artifact.metadata").write_text(json.dumps(meta))
+    title, doc_id = headline_queries[0]
+    docs = rag_pilot(["plaid"], plaid_index, {"plaid": {"checkpoint": str(ckpt)}}).retrieve(title, 3)
+    assert docs[0].doc_id == doc_id
+
+
 def test_checkpoint_errors(small_corpus: Path, plaid_checkpoint: Path, plaid_index: Path, tmp_path: Path,
                            rag_pilot) -> None:  # type: ignore[no-untyped-def]
     from safetensors.torch import load_file, save_file
