@@ -5,7 +5,11 @@ Training pairs are synthesized from the corpus itself (no labelled data, never t
 - headline -> first passage of the article (titles are a free, human-written query);
 - questions written by a small LM about a passage (black-box distillation, bounded: ``questions``);
 - inverse cloze: a sentence of a passage -> the passage without that sentence (cheap, teaches
-  the model to match a paraphrased fact to its context).
+  the model to match a paraphrased fact to its context);
+- cloze questions: a sentence with one answer (number or name) removed, a wh-word for its kind,
+  some words paraphrased, often a span of the headline or lead appended -> the passage holding
+  the sentence, with a second negative from the **same article** (where retrieval misses are: the
+  right article, the wrong passage).
 
 Hard negatives are mined with BM25 (a top passage of another document) for the headline and
 question pairs. Inverse-cloze pairs get a random passage of another document instead: their
