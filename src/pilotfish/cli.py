@@ -67,7 +67,9 @@ def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, 
     """The Pilot for a CLI command: config file, then command-line flags.
 
     With ``--index DIR`` and no retriever enabled, the retrievers recorded in the index's
-    manifest (``DIR/index.json``) are enabled.
+    manifest (``DIR/index.json``) are enabled; an index with dense and colbert parts gets the best
+    measured pipeline instead (docs/retrieval.md): ``dense``, then the ``maxsim-reranker`` over the
+    top candidates from the stored token vectors, scores z-fused (``combine = "zscore"``).
     """
     from pathlib import Path
 
@@ -83,6 +85,14 @@ def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, 
         config = config.model_copy(update={"index": str(Path(index).resolve())})
         recorded = json.loads(manifest.read_text()).get("retrievers", [])
         if not any(r in config.plugins or r in plugins_list for r in recorded):
+            if {"dense", "colbert"} <= set(recorded) and "maxsim-reranker" not in config.plugins + plugins_list:
+                # R@1 0.70 / MRR 0.782 on the BBC dev questions, against 0.62 / 0.750 for RRF of the three
+                # retrievers, at ~36 ms instead of ~60 ms
+                recorded = ["dense", "maxsim-reranker"]
+                defaults = {"combine": "zscore"}
+                if "maxsim-reranker" not in config.plugin:
+                    extra_options = {**(extra_options or {}),
+                                     "maxsim-reranker": {**defaults, **(extra_options or {}).get("maxsim-reranker", {})}}
             plugins_list += [r for r in recorded if r not in plugins_list]
     return Pilot(model=model, plugins=plugins_list, config=config, options=extra_options)
 

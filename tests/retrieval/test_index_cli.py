@@ -177,3 +177,29 @@ def test_eval_of_a_subset_keeps_the_other_parts_of_an_up_to_date_index(cli, corp
                                  "-r", "bm25", "--index", str(idx), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads((idx / "index.json").read_text())["generation"] != before["generation"]
+
+
+def test_index_with_dense_and_colbert_gets_the_measured_best_pipeline(cli, index_dir: Path, headline_queries,  # type: ignore[no-untyped-def]
+                                                                      tmp_path: Path) -> None:
+    """`--index` on a bm25 + dense + colbert index: dense, then the MaxSim rerank z-fused with it (not RRF
+    of the three retrievers); a config that names retrievers or the reranker keeps its own choice."""
+    from pilotfish.cli import build_pilot
+
+    pilot = build_pilot(None, None, (), index=str(index_dir))
+    names = {name for name, _ in pilot.pm.list_name_plugin()}
+    assert {"dense", "maxsim-reranker"} <= names and not {"bm25", "colbert"} & names
+    assert pilot.pm.get_plugin("maxsim-reranker").options.combine == "zscore"
+    title, doc_id = headline_queries[2]
+    docs = pilot.retrieve(title, 3)
+    assert docs[0].doc_id == doc_id and docs[0].metadata["reranker"] == "maxsim-reranker"
+    r = CliRunner().invoke(cli, ["search", title, "--index", str(index_dir), "-k", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)[0]["doc_id"] == doc_id
+    # an explicit choice wins: -p bm25 keeps bm25 alone; a config's reranker options are kept
+    only_bm25 = build_pilot(None, None, ("bm25",), index=str(index_dir))
+    assert {n for n, _ in only_bm25.pm.list_name_plugin()} & {"dense", "maxsim-reranker", "colbert"} == set()
+    cfg = tmp_path / "pilotfish.toml"
+    cfg.write_text('[pilotfish.plugin.maxsim-reranker]\ncandidates = 10\n')
+    configured = build_pilot(str(cfg), None, (), index=str(index_dir))
+    opts = configured.pm.get_plugin("maxsim-reranker").options
+    assert opts.candidates == 10 and opts.combine == "replace"
