@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     from pilotfish import FakeModel, Pilot, PilotConfig
     from pilotfish.retrievers.colbert import default_model_path
-    from pilotfish.retrievers.evaluate import evaluate, load_queries
+    from pilotfish.retrievers.evaluate import load_queries
     from pilotfish.retrievers.index import open_index
 
     warnings.simplefilter("ignore")
@@ -119,22 +119,29 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         if args.only and not any(o in name for o in args.only.split(",")):
             continue
         pilot = Pilot(model=FakeModel(), plugins=plugins, options=options, config=PilotConfig(index=str(main)))
-        rep = evaluate(lambda q, k, p=pilot: p.retrieve(q, k), queries, len(idx.passages), words)
-        para = rep["by_kind"].get("paraphrase", {})
-        rows.append({"name": name, "recall@1": rep["recall@1"], "recall@3": rep["recall@3"], "recall@10": rep["recall@10"],
-                     "mrr@10": rep["mrr@10"], "paraphrase_recall@3": para.get("recall@3"),
-                     "latency_ms_p50": rep["latency_ms_p50"], "latency_ms_p95": rep["latency_ms_p95"], "cpu_ms_p50": rep["cpu_ms_p50"],
-                     "build_s": seconds, "size_mb": None if size is None else round(size, 1),
-                     "passages": rep["passages"], "mean_passage_words": rep["mean_passage_words"]})
-        print(f"done: {name}", file=sys.stderr)
+        rows.append(evaluate_row(name, pilot, queries, len(idx.passages), words, seconds, size))
     return rows
+
+
+def evaluate_row(name: str, pilot: Any, queries: list[dict[str, Any]], passages: int, words: float,
+                 seconds: Any, size: Any) -> dict[str, Any]:
+    """One table row: ``pilot.retrieve`` over the queries, with the index part's build time and size."""
+    from pilotfish.retrievers.evaluate import evaluate
+
+    rep = evaluate(lambda q, k: pilot.retrieve(q, k), queries, passages, words)
+    para = rep["by_kind"].get("paraphrase", {})
+    print(f"done: {name}", file=sys.stderr)
+    return {"name": name, "recall@1": rep["recall@1"], "recall@3": rep["recall@3"], "recall@10": rep["recall@10"],
+            "mrr@10": rep["mrr@10"], "paraphrase_recall@3": para.get("recall@3"),
+            "latency_ms_p50": rep["latency_ms_p50"], "latency_ms_p95": rep["latency_ms_p95"], "cpu_ms_p50": rep["cpu_ms_p50"],
+            "build_s": seconds, "size_mb": None if size is None else round(size, 1),
+            "passages": rep["passages"], "mean_passage_words": rep["mean_passage_words"]}
 
 
 def _evaluate_rows(args: argparse.Namespace, queries: list[dict[str, Any]], index: Path,
                    configs: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """``configs``: (name, plugins, options, build seconds, size, candidates[, pilot config fields])."""
     from pilotfish import FakeModel, Pilot, PilotConfig
-    from pilotfish.retrievers.evaluate import evaluate
     from pilotfish.retrievers.index import open_index
 
     idx = open_index(index)
@@ -145,14 +152,7 @@ def _evaluate_rows(args: argparse.Namespace, queries: list[dict[str, Any]], inde
             continue
         pilot = Pilot(model=FakeModel(), plugins=plugins, options=options,
                       config=PilotConfig(index=str(index), candidates=candidates, **(extra[0] if extra else {})))
-        rep = evaluate(lambda q, k, p=pilot: p.retrieve(q, k), queries, len(idx.passages), words)
-        para = rep["by_kind"].get("paraphrase", {})
-        rows.append({"name": name, "recall@1": rep["recall@1"], "recall@3": rep["recall@3"], "recall@10": rep["recall@10"],
-                     "mrr@10": rep["mrr@10"], "paraphrase_recall@3": para.get("recall@3"),
-                     "latency_ms_p50": rep["latency_ms_p50"], "latency_ms_p95": rep["latency_ms_p95"], "cpu_ms_p50": rep["cpu_ms_p50"],
-                     "build_s": seconds, "size_mb": None if size is None else round(size, 1),
-                     "passages": rep["passages"], "mean_passage_words": rep["mean_passage_words"]})
-        print(f"done: {name}", file=sys.stderr)
+        rows.append(evaluate_row(name, pilot, queries, len(idx.passages), words, seconds, size))
     return rows
 
 

@@ -89,10 +89,9 @@ def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, 
                 # R@1 0.70 / MRR 0.782 on the BBC dev questions, against 0.62 / 0.750 for RRF of the three
                 # retrievers, at ~36 ms instead of ~60 ms
                 recorded = ["dense", "maxsim-reranker"]
-                defaults = {"combine": "zscore"}
                 if "maxsim-reranker" not in config.plugin:
-                    extra_options = {**(extra_options or {}),
-                                     "maxsim-reranker": {**defaults, **(extra_options or {}).get("maxsim-reranker", {})}}
+                    extra_options = dict(extra_options or {})
+                    extra_options["maxsim-reranker"] = {"combine": "zscore", **extra_options.get("maxsim-reranker", {})}
             plugins_list += [r for r in recorded if r not in plugins_list]
     return Pilot(model=model, plugins=plugins_list, config=config, options=extra_options)
 

@@ -58,6 +58,15 @@ def reciprocal_rank_fusion(lists: Sequence[Sequence[Document]], k: int = RRF_K) 
     return fused
 
 
+def standardize(values: Sequence[float]) -> list[float]:
+    """z-scores of ``values`` (all 0.0 when they are equal)."""
+    if not values:
+        return []
+    mean = sum(values) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return [(v - mean) / sd if sd > 0 else 0.0 for v in values]
+
+
 def zscore_fusion(lists: Sequence[Sequence[Document]]) -> list[Document]:
     """Fuse ranked lists by their scores: each list's scores are standardised (z-scores) and summed; a
     document missing from a list gets that list's lowest z-score. Unlike reciprocal rank fusion it
@@ -68,12 +77,9 @@ def zscore_fusion(lists: Sequence[Sequence[Document]]) -> list[Document]:
     first: dict[str, Document] = {}
     per_list: list[dict[str, float]] = []
     for docs in lists:
-        vals = [d.score for d in docs]
-        if not vals:
+        if not docs:
             continue
-        mean = sum(vals) / len(vals)
-        sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5 or 1.0
-        per_list.append({d.id: (d.score - mean) / sd for d in docs})
+        per_list.append({d.id: z for d, z in zip(docs, standardize([d.score for d in docs]), strict=True)})
         for d in docs:
             first.setdefault(d.id, d)
     for z in per_list:

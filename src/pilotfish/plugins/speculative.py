@@ -79,12 +79,11 @@ class _Streamer:
 def _stop_criteria(tokenizer: Any, prompt_len: int, stop: list[str]) -> Any:
     """Stop when the decoded completion contains a stop sequence. (transformers' own ``stop_strings``
     fails under assisted generation: the assistant's generate call gets no tokenizer.)"""
+    import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
     class _TextStop(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            import torch
-
             # the tail of the completion is enough: a stop sequence ends in the newest tokens
             tail = input_ids[0, max(prompt_len, input_ids.shape[1] - 64):].tolist()
             hit = apply_stop(tokenizer.decode(tail, skip_special_tokens=True), stop)[1]

@@ -256,7 +256,8 @@ class ColbertEncoder:
                 assert pooled is not None
                 m = mask.unsqueeze(-1).float()
                 vec = torch.nn.functional.normalize((hidden.float() * m).sum(1) / m.sum(1), dim=-1).numpy()
-                whole = [len(x) <= self.doc_maxlen for x in self.tokenizer(batch, truncation=False)["input_ids"]]
+                # shorter than doc_maxlen tokens: not truncated (a text of exactly doc_maxlen may have been)
+                whole = mask.sum(1) < self.doc_maxlen
                 for row, i in enumerate(idx):
                     if whole[row]:
                         pooled[i] = vec[row]
@@ -302,12 +303,19 @@ def get_encoder(model: str | None) -> ColbertEncoder:
         return _encoders[key]
 
 
-def model_fingerprint(enc: ColbertEncoder) -> str:
-    """Identifies the weights (so an index refuses a different query model, even under the same name)."""
+def weights_hash(linear_weight: Any) -> str:
+    """12 hex digits identifying a ColBERT projection (``linear.weight``, any float tensor or array)."""
     import hashlib
 
-    w = enc.linear.weight.detach().float().numpy()
-    return f"{enc.model_id}@{hashlib.sha1(w.tobytes()).hexdigest()[:12]}"
+    import numpy as np
+
+    w = np.ascontiguousarray(np.asarray(linear_weight, dtype=np.float32))
+    return hashlib.sha1(w.tobytes()).hexdigest()[:12]
+
+
+def model_fingerprint(enc: ColbertEncoder) -> str:
+    """Identifies the weights (so an index refuses a different query model, even under the same name)."""
+    return f"{enc.model_id}@{weights_hash(enc.linear.weight.detach().float().numpy())}"
 
 
 # --- residual compression ------------------------------------------------------------------------

@@ -21,7 +21,6 @@ which transformers 5 needs (``all_tied_weights_keys``); :func:`colbert_ai` patch
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -133,7 +132,7 @@ def check_checkpoint(path: str | Path) -> Path:
 def fingerprint(path: Path) -> str:
     """A hash of the checkpoint's projection: an index refuses any other query model (a moved copy of the
     same checkpoint is fine)."""
-    import numpy as np
+    from .colbert import weights_hash
 
     w = None
     st = path / "model.safetensors"
@@ -149,7 +148,7 @@ def fingerprint(path: Path) -> str:
         w = torch.load(str(path / "pytorch_model.bin"), map_location="cpu", weights_only=True)["linear.weight"].float().numpy()
     if w is None:
         raise ModelError(f"{path} has no 'linear.weight': not a ColBERT checkpoint")
-    return hashlib.sha1(np.ascontiguousarray(w).tobytes()).hexdigest()[:12]
+    return weights_hash(w)
 
 
 def convert_checkpoint(source: str | Path, out: str | Path, doc_maxlen: int = 180, query_maxlen: int = 32) -> Path:

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from pilotfish.core.errors import InputError, MissingDependencyError, ModelError
 from pilotfish.core.hookspecs import hookimpl
+from pilotfish.core.pilot import standardize
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import Document, Request
 
@@ -50,22 +51,13 @@ class RerankOptions(PluginOptions):
     ``combine``): passages of the most relevant article move up together (0: off)."""
 
 
-def _z(values: Sequence[float]) -> list[float]:
-    n = len(values)
-    if n == 0:
-        return []
-    mean = sum(values) / n
-    sd = (sum((v - mean) ** 2 for v in values) / n) ** 0.5
-    return [(v - mean) / sd if sd > 0 else 0.0 for v in values]
-
-
 def combine_scores(documents: Sequence[Document], scores: Sequence[float], combine: str = "replace",
                    doc_weight: float = 0.0) -> list[float]:
     """The final rerank scores: ``scores`` alone or z-fused with the documents' first-stage scores,
     plus ``doc_weight`` times the best score of each passage's document."""
     out = list(scores)
     if combine == "zscore":
-        out = [a + b for a, b in zip(_z(out), _z([d.score for d in documents]), strict=True)]
+        out = [a + b for a, b in zip(standardize(out), standardize([d.score for d in documents]), strict=True)]
     if doc_weight:
         best: dict[str, float] = {}
         for d, s in zip(documents, out, strict=True):
