@@ -107,3 +107,21 @@ def test_register_commands_adds_the_data_commands():
     data_cli.register_commands(root)
     assert {"synthesize", "curate", "distill", "weak-to-strong"} <= set(root.commands)
     assert {"scratch", "label", "paraphrase", "dedup"} == set(root.commands["synthesize"].commands)
+
+
+def test_read_doc_ids_takes_jsonl_or_plain_lines_and_names_bad_input(tmp_path):
+    from pilotfish.core.errors import InputError
+    from pilotfish.data.records import read_doc_ids
+
+    jl = tmp_path / "qa.jsonl"
+    jl.write_text('{"question": "q", "doc_id": "tech/001"}\n{"question": "u", "doc_id": null}\n\n', encoding="utf-8")
+    assert read_doc_ids(jl) == {"tech/001"}
+    plain = tmp_path / "ids.txt"
+    plain.write_text("sport/002\n business/010 \n", encoding="utf-8")
+    assert read_doc_ids(plain) == {"sport/002", "business/010"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"doc_id": "a"}\n{"doc_id": \n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.jsonl:2: not valid JSON"):
+        read_doc_ids(bad)
+    with pytest.raises(InputError, match="no such file"):
+        read_doc_ids(tmp_path / "missing.jsonl")

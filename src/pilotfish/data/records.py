@@ -178,3 +178,26 @@ def as_records(texts_or_records: Sequence[str] | Sequence[Record], plugin: str =
     if not out:
         raise InputError("the dataset is empty (no records)")
     return out
+
+
+def read_doc_ids(path: str | Path) -> set[str]:
+    """Article ids to keep out of training (evaluation articles): a .jsonl with ``doc_id`` fields
+    (a QA or claims set works as it is), or one id per line."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file (a .jsonl with doc_id fields, or one article id per line)")
+    ids: set[str] = set()
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line).get("doc_id")
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{p}:{n}: not valid JSON ({exc.msg})") from None
+            if doc:
+                ids.add(str(doc))
+        else:
+            ids.add(line)
+    return ids

