@@ -21,10 +21,22 @@ def test_synthesis_covers_the_error_kinds(tiny_corpus):
     labels = {e.label for e in data}
     kinds = {e.kind for e in data}
     assert labels == {"supported", "contradicted", "unsupported"}
-    assert {"number", "entity", "negation", "added-detail"} <= kinds
+    assert {"number", "entity", "negation", "cause", "added-detail", "joined"} <= kinds
     for e in data:
         if e.label != "supported":
             assert e.claim.lower() not in e.context.lower()
+
+
+def test_false_causal_link_ties_two_context_facts():
+    from pilotfish.verifiers.synth import false_link
+
+    window = ["Sales rose 8% to 40.7bn euros in 2004.", "The firm opened a plant in Brazil last year."]
+    claim = false_link(window[0], random.Random(0), window=window)
+    assert claim is not None and claim.startswith("Sales rose 8% to 40.7bn euros in 2004, ")
+    assert "the firm opened a plant in Brazil last year" in claim  # the other fact, lower-cased as a clause
+    # a window with only the claim itself, or a claim that already states a cause: no link
+    assert false_link(window[0], random.Random(0), window=window[:1]) is None
+    assert false_link("Sales rose because demand grew.", random.Random(0), window=window[1:] + ["Prices fell due to a glut."]) is None
 
 
 def _claims_file(tmp_path, tiny_corpus):

@@ -286,7 +286,48 @@ def flip_negation(s: str, rng: random.Random, **_: object) -> str | None:
     return None
 
 
-def change_cause(s: str, rng: random.Random, *, other: list[str] = (), **_: object) -> str | None:  # type: ignore[assignment]
+JOINERS = [", and ", "; ", ", and ", " and ", ", while "]
+CAUSAL = ["because", "as", "since", "due to the fact that", "after", "so", "which is why", "which led to the fact that"]
+
+
+def _as_clause(sentence: str, max_words: int = 28) -> str | None:
+    """A whole sentence to put after a connector: no final stop, no leading discourse marker, first
+    letter lowered unless it starts a name ("Tony Blair said ..."); None for quotes or odd lengths."""
+    s = sentence.strip().rstrip(".!?\"' ")
+    s = re.sub(r"^(But|And|However|Meanwhile|Also|So|Yet|Now|Still),?\s+", "", s)
+    words = s.split()
+    if '"' in s or not 4 <= len(words) <= max_words:
+        return None
+    if not (words[1][0].isupper() and words[0][0].isupper()) and not words[0].isupper():
+        s = s[0].lower() + s[1:]
+    return s
+
+
+def false_link(s: str, rng: random.Random, *, window: list[str] = (), **_: object) -> str | None:  # type: ignore[assignment]
+    """Two facts of the context tied by a causal link the context does not state ("A, because B"):
+    the commonest relation error of LLM answers, where both facts are true and the link is not. The
+    supported "joined" claims tie two context facts with a neutral connector, so the connector is
+    what tells them apart."""
+    base = s.strip().rstrip(".!?")
+    if '"' in base or len(base.split()) > 30:
+        return None
+    base_words = set(base.lower().split())
+    others = [w for w in window if w.strip() and w.strip().rstrip(".!?") not in base and base not in w]
+    rng.shuffle(others)
+    for sentence in others:
+        clause = _as_clause(sentence)
+        words = set(clause.lower().split()) if clause else set()
+        if clause and len(words & base_words) <= 0.5 * len(words) and not re.search(
+                r"\b(because|since|due to|so that|as a result)\b", base + " " + clause):
+            return _end(f"{base}, {rng.choice(CAUSAL)} {clause}")
+    return None
+
+
+def change_cause(s: str, rng: random.Random, *, other: list[str] = (), window: list[str] = (), **_: object) -> str | None:  # type: ignore[assignment]
+    if window and rng.random() < 0.6:
+        linked = false_link(s, rng, window=window)
+        if linked:
+            return linked
     m = re.search(r"\b(because of|because|due to|after|as a result of|thanks to|following)\b\s+(.+?)([,.;]|$)", s)
     if m and other:
         clause = _clause(rng.choice(list(other)))
@@ -297,7 +338,7 @@ def change_cause(s: str, rng: random.Random, *, other: list[str] = (), **_: obje
     for a, b in swaps:
         if re.search(rf"\b{a}\b", s):
             return re.sub(rf"\b{a}\b", b, s, count=1)
-    return None
+    return false_link(s, rng, window=window) if window else None
 
 
 CONTRADICT: list[tuple[str, Callable[..., str | None]]] = [
@@ -467,13 +508,15 @@ def _stream(articles: list[Article], by_topic: dict[str, list[Article]], corpus_
             r = rng.random()
             if r < 0.25:
                 return source, "sentence"
-            if r < 0.85:
+            if r < 0.75:
                 return paraphrase_rules(source, rng), "rule-paraphrase"
-            if len(window) >= 2:
+            for _ in range(3):  # two facts in one sentence, as LLM answers write them (vs a false causal link)
+                if len(window) < 2:
+                    break
                 i = rng.randrange(len(window) - 1)
-                a, b = _clause(window[i]), _clause(window[i + 1])
-                if a and b and len(a.split()) + len(b.split()) < 45:
-                    return _end(f"{a[0].upper() + a[1:]}, and {b}"), "joined"
+                a, b = window[i].strip().rstrip(".!?"), _as_clause(window[i + 1])
+                if b and '"' not in a and len(a.split()) + len(b.split()) < 50:
+                    return _end(f"{a}{rng.choice(JOINERS)}{b}"), "joined"
             return paraphrase_rules(source, rng), "rule-paraphrase"
 
         label = rng.choice(LABELS)
@@ -481,10 +524,10 @@ def _stream(articles: list[Article], by_topic: dict[str, list[Article]], corpus_
         if label == "supported":
             yield Example(context, claim, label, kind, art.doc_id)
         elif label == "contradicted":
-            weights = {"entity": 3.0, "number": 4.0, "negation": 1.5, "date": 3.0, "cause": 1.5}
+            weights = {"entity": 3.0, "number": 4.0, "negation": 1.5, "date": 3.0, "cause": 3.0}
             order = sorted(CONTRADICT, key=lambda kv: -rng.random() ** (1.0 / weights[kv[0]]))
             for name, fn in order:
-                new = fn(claim, rng, pool=pool, context=context, other=other)
+                new = fn(claim, rng, pool=pool, context=context, other=other, window=window)
                 if new and new != claim and new.lower() not in context.lower():
                     yield Example(context, new, label, name, art.doc_id)
                     break
