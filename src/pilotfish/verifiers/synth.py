@@ -305,7 +305,7 @@ def _as_clause(sentence: str, max_words: int = 28) -> str | None:
 
 def false_link(s: str, rng: random.Random, *, window: list[str] = (), **_: object) -> str | None:  # type: ignore[assignment]
     """Two facts of the context tied by a causal link the context does not state ("A, because B"):
-    the commonest relation error of LLM answers, where both facts are true and the link is not. The
+    a common relation error of LLM answers, where both facts are true and the link is not. The
     supported "joined" claims tie two context facts with a neutral connector, so the connector is
     what tells them apart."""
     base = s.strip().rstrip(".!?")
