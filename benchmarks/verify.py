@@ -13,7 +13,7 @@ The consistency verifier (SelfCheckGPT) scores a model's *own* answers by re-sam
 so it does not apply to a file of fixed claims; it is measured end to end with ``--qa``.
 
 Thresholds for balanced accuracy and 3-way labels are cross-fitted on the two halves of the
-file (see pilotfish.verifiers.evaluate). The binary baselines label every non-supported claim
+file, averaged over 10 random halvings (see pilotfish.verifiers.evaluate). The binary baselines label every non-supported claim
 ``unsupported`` for the 3-way macro-F1.
 """
 
@@ -135,7 +135,7 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     n = next(iter(results.values()))["_n"]
-    print(f"{args.claims.name}: {n} claims; thresholds cross-fitted on the other half")
+    print(f"{args.claims.name}: {n} claims; thresholds cross-fitted on the other half, mean of 10 halvings")
     print(f"{'method':<16} {'AUROC':>6} {'bal.acc':>8} {'macroF1':>8} {'claims/s':>9}")
     for name, r in results.items():
         print(f"{name:<16} {r['auroc']:>6.3f} {r['balanced_accuracy']:>8.3f} {r['macro_f1']:>8.3f} {r['claims_per_s']:>9.1f}")

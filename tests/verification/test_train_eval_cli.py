@@ -71,3 +71,28 @@ def test_eval_and_train_bad_input(cli_runner, tmp_path, tiny_verifier):
     assert result.exit_code == 1 and "does not exist" in result.output
     result = cli_runner("train", "verifier", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_cross_fitted_threshold_is_averaged_over_repeated_halvings():
+    import numpy as np
+    import pytest
+
+    from pilotfish.core.errors import InputError
+    from pilotfish.verifiers.evaluate import metrics
+
+    rng = random.Random(0)
+    gold = [rng.choice(["supported", "contradicted", "unsupported"]) for _ in range(60)]
+    p_sup = [min(1.0, max(0.0, (0.6 if g == "supported" else 0.3) + rng.gauss(0, 0.25))) for g in gold]
+    p_con = [rng.random() * (1 - p) for p in p_sup]
+    singles = [metrics(gold, p_sup, p_con, 1.0, seed=s, repeats=1) for s in range(10)]
+    assert len({r["balanced_accuracy"] for r in singles}) > 1  # one halving alone is noisy
+    mean = metrics(gold, p_sup, p_con, 1.0)
+    assert mean["balanced_accuracy"] == pytest.approx(np.mean([r["balanced_accuracy"] for r in singles]), abs=1e-3)
+    assert mean["macro_f1"] == pytest.approx(np.mean([r["macro_f1"] for r in singles]), abs=1e-3)
+    lo, hi = mean["_spread"]["balanced_accuracy"]
+    assert lo == min(r["balanced_accuracy"] for r in singles) and hi == max(r["balanced_accuracy"] for r in singles)
+    assert "mean of 10 random halvings" in mean["_threshold"]
+    fixed = metrics(gold, p_sup, p_con, 1.0, threshold=0.45)
+    assert fixed["_threshold"] == "fixed at 0.45" and fixed["_spread"]["balanced_accuracy"][0] == fixed["balanced_accuracy"]
+    with pytest.raises(InputError, match="repeats"):
+        metrics(gold, p_sup, p_con, 1.0, repeats=0)
