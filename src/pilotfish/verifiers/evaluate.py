@@ -7,7 +7,7 @@
   seeded shuffle), the threshold that maximises balanced accuracy on one half is applied to the
   other, so no claim is judged with a threshold tuned on itself. The split is repeated
   (``repeats``, default 10 seeded shuffles) and the threshold-dependent numbers are averaged:
-  on 105 claims one split alone moves balanced accuracy by up to +-0.03 (repeated
+  on 105 claims one split alone moves balanced accuracy by up to +-0.05 (repeated
   cross-validation, as scikit-learn's ``RepeatedStratifiedKFold``).
 - 3-way macro-F1 and per-label precision / recall / F1 with the verifier's own rule
   (supported at the threshold, else contradicted or unsupported by the larger probability).
