@@ -31,6 +31,8 @@ import random
 import re
 import shutil
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,7 +188,7 @@ def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, pr
     """(query, positive text, document id, kind) from headlines, the LM's questions, cloze questions and
     inverse cloze; and, by pair position, a negative from the same article (cloze questions)."""
     pairs: list[tuple[str, str, str, str]] = []
-    same_doc: dict[str, str] = {}
+    negatives: list[str | None] = []  # a same-article negative per cloze pair, None for the rest
     first: dict[str, Passage] = {}
     for p in passages:
         first.setdefault(p.doc_id, p)
@@ -203,12 +205,14 @@ def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, pr
         query = p.text[s:e]
         context = p.text if rng.random() < 0.1 else (p.text[:s] + p.text[e:]).strip()
         pairs.append((query, f"{p.title}. {context}" if p.title else context, p.doc_id, "ict"))
+    negatives += [None] * len(pairs)
     for q, p, neg in cloze_pairs(passages, cfg.cloze, rng):
         pairs.append((q, p.index_text(), p.doc_id, "cloze"))
-        if neg is not None:
-            same_doc[q] = neg.index_text()
-    rng.shuffle(pairs)
-    return pairs, {i: same_doc[q] for i, (q, _, _, kind) in enumerate(pairs) if kind == "cloze" and q in same_doc}
+        negatives.append(neg.index_text() if neg is not None else None)
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    same_doc = {n: neg for n, neg in enumerate(negatives[i] for i in order) if neg is not None}
+    return [pairs[i] for i in order], same_doc
 
 
 def mine_negatives(passages: list[Passage], pairs: list[tuple[str, str, str, str]], rng: random.Random) -> list[str]:
@@ -262,9 +266,7 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     pairs, same_doc = make_pairs(passages, cfg, rng, progress, start + cfg.question_share * cfg.max_minutes * 60)
     negs = mine_negatives(passages, pairs, rng)
     if progress:
-        kinds: dict[str, int] = {}
-        for pair in pairs:
-            kinds[pair[3]] = kinds.get(pair[3], 0) + 1
+        kinds = dict(Counter(pair[3] for pair in pairs))
         print(f"training pairs: {kinds}; same-article negatives: {len(same_doc)}")
 
     enc = ColbertEncoder.untrained()
@@ -324,7 +326,7 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
 
 
 def _step(enc: ColbertEncoder, queries: list[str], positives: list[str], negatives: list[str], temp: float,
-          extra: list[str] = ()) -> Any:  # type: ignore[assignment]
+          extra: Sequence[str] = ()) -> Any:
     """Cross-entropy of each query's MaxSim scores over every passage of the batch (its positive, the
     other positives, the mined negatives and the same-article ``extra`` negatives)."""
     torch = enc.torch

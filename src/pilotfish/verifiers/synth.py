@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -303,7 +303,7 @@ def _as_clause(sentence: str, max_words: int = 28) -> str | None:
     return s
 
 
-def false_link(s: str, rng: random.Random, *, window: list[str] = (), **_: object) -> str | None:  # type: ignore[assignment]
+def false_link(s: str, rng: random.Random, *, window: Sequence[str] = (), **_: object) -> str | None:
     """Two facts of the context tied by a causal link the context does not state ("A, because B"):
     a common relation error of LLM answers, where both facts are true and the link is not. The
     supported "joined" claims tie two context facts with a neutral connector, so the connector is
@@ -323,7 +323,7 @@ def false_link(s: str, rng: random.Random, *, window: list[str] = (), **_: objec
     return None
 
 
-def change_cause(s: str, rng: random.Random, *, other: list[str] = (), window: list[str] = (), **_: object) -> str | None:  # type: ignore[assignment]
+def change_cause(s: str, rng: random.Random, *, other: Sequence[str] = (), window: Sequence[str] = (), **_: object) -> str | None:
     if window and rng.random() < 0.6:
         linked = false_link(s, rng, window=window)
         if linked:
