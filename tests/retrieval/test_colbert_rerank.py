@@ -217,3 +217,20 @@ def test_maxsim_reranker_uses_stored_vectors_of_indexed_passages(index_dir: Path
     # through the hook: the fused bm25 list reranked from stored vectors
     docs = pilot.retrieve(headline_queries[0][0], 3)
     assert docs[0].metadata["reranker"] == "maxsim-reranker" and docs[0].doc_id == headline_queries[0][1]
+
+
+def test_model_fingerprint_is_cached_until_the_weights_change() -> None:
+    """The reranker asks for the fingerprint on every query: computed once, recomputed after an
+    in-place update of the projection (as training does)."""
+    import torch
+
+    from pilotfish.retrievers.colbert import ColbertEncoder, model_fingerprint, weights_hash
+
+    enc = ColbertEncoder.untrained()  # a private instance: the shared one must keep its weights
+    first = model_fingerprint(enc)
+    assert first == f"{enc.model_id}@{weights_hash(enc.linear.weight.detach().numpy())}"
+    assert enc._fingerprint[1] == first and model_fingerprint(enc) == first
+    with torch.no_grad():
+        enc.linear.weight.mul_(1.5)
+    second = model_fingerprint(enc)
+    assert second != first and second == f"{enc.model_id}@{weights_hash(enc.linear.weight.detach().numpy())}"
