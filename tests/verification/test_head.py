@@ -32,6 +32,21 @@ def test_features_see_swapped_numbers_added_clauses_and_negation():
     assert plain["log_p_entailment"] == pytest.approx(np.log(0.4), abs=1e-5)
 
 
+def test_features_read_aliases_number_words_and_negation_on_both_sides():
+    premise = ("The Tories say six government units would be scrapped. Ministers would not normally "
+               "approve the leave, the Scottish Executive said.")
+    alias = _f("The Conservatives say six government units would be scrapped.", premise)
+    digits = _f("The Tories say 6 government units would be scrapped.", premise)
+    swapped = _f("The Tories say eight government units would be scrapped.", premise)
+    negated = _f("Ministers would not normally approve the leave.", premise)
+    assert alias["novel_names"] == 0 and alias["name_swapped"] == 0  # an alias, not a new name
+    assert _f("The Liberal Democrats say six government units would be scrapped.", premise)["novel_names"] >= 2
+    assert digits["novel_numbers"] == 0 and digits["shared_numbers"] == 1  # "6" = "six"
+    assert swapped["novel_numbers"] == 1 and swapped["number_swapped"] == 1
+    # a negation the premise also has is no mismatch (and its mere presence is not a feature)
+    assert negated["negation_mismatch"] == 0 and "has_negation" not in FEATURES
+
+
 def test_head_learns_synthetic_claims_and_round_trips(tiny_corpus, tiny_verifier, tmp_path):
     from pilotfish.verifiers.nli import NLIModel
 

@@ -39,6 +39,26 @@ def test_false_causal_link_ties_two_context_facts():
     assert false_link("Sales rose because demand grew.", random.Random(0), window=window[1:] + ["Prices fell due to a glut."]) is None
 
 
+def test_number_and_entity_changes_can_take_the_value_from_the_context():
+    from pilotfish.verifiers.synth import change_number, numbers, swap_entity
+
+    context = ("Cutting the limit to 50mg would save 65 lives a year, University College London says. "
+               "Professor Richard Allsop says it would also mean 230 fewer serious injuries.")
+    claim = "Cutting the limit to 50mg would save 65 lives a year, University College London says."
+    rng = random.Random(0)
+    changed = {change_number(claim, rng, context=context, in_context=0.4) for _ in range(60)}
+    from_context = {c for c in changed if set(numbers(c)) <= set(numbers(context))}
+    assert claim.replace("65", "230") in from_context  # the other figure of the passage
+    assert len(changed - from_context) > 0  # and still perturbed values
+    assert None not in changed and claim not in changed
+    swapped = {swap_entity(claim, rng, pool=["Imperial College"], context=context, in_context=0.4) for _ in range(60)}
+    assert claim.replace("University College London", "Professor Richard Allsop") in swapped
+    assert claim.replace("University College London", "Imperial College") in swapped
+    # no other value in the context, or in_context 0 (the default): a perturbation, as before
+    assert change_number(claim, random.Random(1), context=claim, in_context=1.0) != claim
+    assert all(change_number(claim, random.Random(i), context=context) != claim.replace("65", "230") for i in range(30))
+
+
 def _claims_file(tmp_path, tiny_corpus):
     # a small labelled file made from the tiny corpus (never the dev set)
     rows = [{"context": e.context, "claim": e.claim, "label": e.label}

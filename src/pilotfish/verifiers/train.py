@@ -175,6 +175,12 @@ def train_verifier(
     return stats
 
 
+HEAD_IN_CONTEXT = 0.4
+"""Share of the head's number and entity changes drawn from the context (``synthesize(in_context=)``):
+with them the head's balanced accuracy on the dev claims rose on both training seeds (0.791 ->
+0.809, 0.776 -> 0.783) and AUROC fell by 0.005; the cross-encoder's data keeps 0."""
+
+
 def fit_head(model_dir: str | Path, corpus: str | Path | list[Any], *, examples: int = 3000, seed: int = 1,
              exclude_docs: Iterable[str] = (), l2: float = 3.0, progress: bool = True) -> dict[str, Any]:
     """Fit the calibrated head (:mod:`pilotfish.verifiers.head`) of the checkpoint in ``model_dir``.
@@ -191,7 +197,7 @@ def fit_head(model_dir: str | Path, corpus: str | Path | list[Any], *, examples:
     start = time.perf_counter()
     articles = corpus if isinstance(corpus, list) else load_articles(corpus, exclude=set(exclude_docs))
     bar = _tqdm(examples, "synthesizing data (head)", progress)
-    data = synthesize(articles, examples, seed=seed, progress=bar.update)
+    data = synthesize(articles, examples, seed=seed, progress=bar.update, in_context=HEAD_IN_CONTEXT)
     bar.close()
     nli = NLIModel(model_dir, head=False)
     premises, claims = [e.context for e in data], [e.claim for e in data]
