@@ -60,7 +60,7 @@ _WORD = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
 ALIASES = {
     "tory": "conservative", "tories": "conservative", "conservatives": "conservative", "tv": "television",
     "america": "us", "american": "us", "americans": "us", "usa": "us", "britain": "uk", "british": "uk",
-    "briton": "uk", "britons": "uk", "nhs": "health service", "french": "france", "german": "germany",
+    "briton": "uk", "britons": "uk", "french": "france", "german": "germany",
     "japanese": "japan", "chinese": "china", "scottish": "scotland", "scots": "scotland", "irish": "ireland",
     "welsh": "wales", "english": "england", "italian": "italy", "spanish": "spain", "russian": "russia",
     "indian": "india", "european": "europe", "australian": "australia", "dutch": "netherlands",
