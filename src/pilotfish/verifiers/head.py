@@ -238,6 +238,7 @@ class VerifierHead:
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read the verifier head {path}: {exc}") from exc
         if list(data.get("features", [])) != list(FEATURES):
-            raise ModelError(f"the verifier head {path} was written for other features; refit it with "
-                             "`pilotfish train verifier --head-only`")
+            raise ModelError(f"the verifier head {path} was written for other features (an earlier pilotfish); "
+                             f"refit it with `pilotfish train verifier --corpus bbc --head-only --out {path.parent}` "
+                             "(about 90 s; the cross-encoder stays as it is)")
         return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data.get("meta"))
