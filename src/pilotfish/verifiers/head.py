@@ -70,11 +70,9 @@ ALIASES = {
 }
 # cardinal number words, compared as numbers ("six to eight" = "6 to 8", "tenfold" = "10"); "one"
 # is left out, it is more often a pronoun than a count
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "_ _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen".split()) if i >= 2}
-_NUMBER_WORDS.update({w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
-                      if i >= 2})
+_NUMBER_WORDS = {w: i for i, w in enumerate("two three four five six seven eight nine ten eleven twelve thirteen "
+                                             "fourteen fifteen sixteen seventeen eighteen nineteen".split(), start=2)}
+_NUMBER_WORDS |= {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")(?:fold)?\b", re.I)
 
 

@@ -229,7 +229,8 @@ def change_number(s: str, rng: random.Random, *, context: str = "", in_context: 
     old = m.group(1)
     x = float(old.replace(",", ""))
     if context and in_context > 0 and rng.random() < in_context:
-        near = sorted({n for n in numbers(context) if not YEAR.fullmatch(n) and n not in numbers(s)
+        own = set(numbers(s))
+        near = sorted({n for n in numbers(context) if not YEAR.fullmatch(n) and n not in own
                        and float(n.replace(",", "")) != x})
         if near:
             return s[:m.start(1)] + rng.choice(near) + s[m.end(1):]
@@ -258,7 +259,7 @@ def change_date(s: str, rng: random.Random, **_: object) -> str | None:
     return s[:a] + new + s[b:]
 
 
-def swap_entity(s: str, rng: random.Random, *, pool: list[str] = (), context: str = "",  # type: ignore[assignment]
+def swap_entity(s: str, rng: random.Random, *, pool: Sequence[str] = (), context: str = "",
                 in_context: float = 0.0, **_: object) -> str | None:
     """A name of ``s`` swapped with one of ``pool``; with probability ``in_context`` with another
     name of ``context`` (see :func:`synthesize`)."""
