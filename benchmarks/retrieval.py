@@ -17,6 +17,7 @@ by ``pilotfish index CORPUS --out DIR -r bm25,dense,colbert``; every row then ru
 MaxSim reranker scores the candidates from the index's stored token vectors.
 
     python benchmarks/retrieval.py --index DIR --rerank 20,50
+    python benchmarks/retrieval.py --index DIR --cross-encoder pilotfish --only "zscore"   # + the trained reranker
 """
 
 from __future__ import annotations
@@ -295,6 +296,13 @@ def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
                         {"maxsim-reranker": z}, None, None, depth, {"fusion": "zscore"}))
         configs.append((f"dense + maxsim top-{depth} zscore, doc_weight 1 ({label})", ["dense", "maxsim-reranker"],
                         {"maxsim-reranker": {**z, "doc_weight": 1.0}}, None, None, depth))
+    if args.cross_encoder:  # a cross-encoder reranker (e.g. `pilotfish train reranker`'s) against the MaxSim one
+        for depth in (int(d) for d in str(args.ce_depth).split(",")):
+            ce = {"model": args.cross_encoder, "candidates": depth, "combine": "zscore"}
+            configs.append((f"dense + cross-encoder top-{depth} zscore", ["dense", "cross-encoder-reranker"],
+                            {"cross-encoder-reranker": ce}, None, None, 20))
+            configs.append((f"bm25+dense + cross-encoder top-{depth} zscore", ["bm25", "dense", "cross-encoder-reranker"],
+                            {"cross-encoder-reranker": ce}, None, None, 20))
     return _evaluate_rows(args, queries, index, configs)
 
 
@@ -311,6 +319,9 @@ def main() -> None:
     ap.add_argument("--index", default=None, help="one index with bm25, dense and colbert parts (see above)")
     ap.add_argument("--sweep", action="store_true", help="with --index: RRF k/weights and rerank depths, quality only")
     ap.add_argument("--headline", action="store_true", help="with --index: bm25 with and without the headline")
+    ap.add_argument("--cross-encoder", default=None, help="with --index: also rerank with this cross-encoder "
+                    "(`pilotfish` = the one `pilotfish train reranker` wrote, a directory, or a hub id)")
+    ap.add_argument("--ce-depth", default="10", help="candidates the cross-encoder rescores (comma-separated)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.corpus = args.corpus or str(bbc_root())

@@ -1,4 +1,5 @@
-"""CLI commands of the retrieval plugins: ``index``, ``search``, ``eval retrieval``, ``train colbert``.
+"""CLI commands of the retrieval plugins: ``index``, ``search``, ``eval retrieval``, ``train colbert``,
+``train reranker``.
 
 Registered through ``register_commands`` (entry point ``retrieval-commands``).
 """
@@ -191,6 +192,42 @@ def register_commands(cli: Any) -> None:
                           max_minutes=max_minutes, cloze=cloze, ict=ict, exclude_docs=excluded, seed=seed)
         path = train(corpus, out, cfg, progress=True)
         click.echo(f"saved ColBERT checkpoint to {path}")
+
+    @train_group.command(name="reranker")
+    @click.option("--corpus", required=True, help="corpus directory, or 'bbc' = the packaged BBC News corpus")
+    @click.option("--out", "-o", default=None,
+                  help="checkpoint directory (default: the model cache, where `cross-encoder-reranker` finds "
+                       "model = \"pilotfish\")")
+    @click.option("--init", default="minilm", show_default=True,
+                  help="start from: minilm (the packaged MiniLM, a new head), verifier (the cross-encoder "
+                       "`pilotfish train verifier` wrote), or a checkpoint directory")
+    @click.option("--queries", type=click.IntRange(min=1), default=1600, show_default=True,
+                  help="cloze questions built from corpus sentences, each scored against its passage, other passages "
+                       "of its article and one of another article")
+    @click.option("--group", type=click.IntRange(min=2), default=4, show_default=True, help="passages per query")
+    @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True)
+    @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+    @click.option("--lr", type=float, default=3e-5, show_default=True)
+    @click.option("--max-minutes", type=float, default=15.0, show_default=True, help="time budget of the training loop")
+    @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
+                  help="a .jsonl with doc_id fields (or one id per line): articles kept out of training, e.g. an eval set's")
+    @click.option("--seed", type=int, default=0)
+    def train_reranker_cmd(corpus: str, out: str | None, init: str, queries: int, group: int, steps: int,
+                           batch_size: int, lr: float, max_minutes: float, exclude_docs: str | None, seed: int) -> None:
+        """Train a cross-encoder reranker on cloze questions synthesized from CORPUS."""
+        from pilotfish.data.records import read_doc_ids
+
+        from .reranker_train import RerankerTrainConfig, train_reranker
+
+        if corpus == "bbc":
+            from pilotfish.data.corpora import bbc_dir
+
+            corpus = str(bbc_dir())
+        excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
+        cfg = RerankerTrainConfig(queries=queries, group=group, steps=steps, batch_size=batch_size, lr=lr,
+                                  max_minutes=max_minutes, init=init, exclude_docs=excluded, seed=seed)
+        path = train_reranker(corpus, out, cfg, progress=True)
+        click.echo(f"saved reranker checkpoint to {path}")
 
     @cli.command(name="convert-colbert")
     @click.argument("source")

@@ -5,8 +5,9 @@
   built by the same model are scored from their stored (residual-compressed) vectors, so only the
   query is encoded; other candidates are encoded from their text.
 - ``cross-encoder-reranker``: any Hugging Face sequence-classification cross-encoder (a hub id
-  such as ``cross-encoder/ms-marco-MiniLM-L-6-v2`` where the hub is reachable, or a local path);
-  one logit per (query, passage) pair, or the last class's logit for multi-class heads.
+  such as ``cross-encoder/ms-marco-MiniLM-L-6-v2`` where the hub is reachable, a local path, or
+  ``pilotfish``: the one ``pilotfish train reranker`` trains offline); one logit per (query,
+  passage) pair, or the last class's logit for multi-class heads.
 """
 
 from __future__ import annotations
@@ -188,7 +189,21 @@ _ce_cache: dict[str, Any] = {}
 _ce_lock = threading.Lock()
 
 
+def resolve_cross_encoder(model: str) -> str:
+    """``pilotfish``: the checkpoint ``pilotfish train reranker`` wrote into the cache; else ``model`` as given."""
+    if model != "pilotfish":
+        return model
+    from .reranker_train import default_reranker_path
+
+    path = default_reranker_path()
+    if not (path / "config.json").is_file():
+        raise ModelError(f"no trained reranker in {path}: run `pilotfish train reranker --corpus DIR` "
+                         "(or set model to a hub id or a checkpoint directory)")
+    return str(path)
+
+
 def load_cross_encoder(model: str) -> tuple[Any, Any]:
+    model = resolve_cross_encoder(model)
     with _ce_lock:
         if model not in _ce_cache:
             try:
@@ -211,7 +226,8 @@ class CrossEncoderReranker(_ScoringReranker):
 
     class Options(RerankOptions):
         model: str = "cross-encoder/ms-marco-MiniLM-L-6-v2"
-        """Hub id or local directory of a sequence-classification model."""
+        """Hub id or local directory of a sequence-classification model, or ``pilotfish``: the one
+        ``pilotfish train reranker`` wrote into the model cache (works offline)."""
         batch_size: int = 16
         max_length: int = 256
 

@@ -1,0 +1,182 @@
+"""``pilotfish train reranker``: a cross-encoder reranker trained from a packaged MiniLM on the user's corpus.
+
+No pretrained reranker can be downloaded offline (``cross-encoder/ms-marco-MiniLM-L-6-v2`` needs the
+hub), so pilotfish trains one from what it has, on queries synthesized from the corpus itself (never
+the dev sets):
+
+- **cloze questions** (``colbert_train.cloze_question``): a sentence with one answer (a number or a
+  name) removed, a wh-word for its kind, some words paraphrased, often a span of the headline or
+  lead appended;
+- each query is scored against a **group** of passages: the one holding the sentence, up to
+  ``group - 2`` other passages of the **same article** (where first-stage misses are: the right
+  article, the wrong passage) and one passage of another article; the loss is cross-entropy over
+  the group (listwise, the positive first).
+
+The cross-encoder starts from ``init``: ``verifier`` (the entailment cross-encoder ``pilotfish train
+verifier`` wrote: it already reads a premise against a hypothesis; its 3-class head is replaced by
+one logit) or ``minilm`` (the packaged sentence embedder with a new head), or a checkpoint
+directory. It is saved as a Hugging Face sequence-classification model (one logit), so
+``[pilotfish.plugin.cross-encoder-reranker] model = "pilotfish"`` (the cache) or a directory loads
+it like any hub cross-encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pilotfish.core.errors import InputError, ModelError
+
+from .documents import Passage, chunk_documents, load_directory
+
+RERANKER_NAME = "reranker-minilm"
+
+
+def default_reranker_path() -> Path:
+    """Where ``pilotfish train reranker`` writes by default: ``<cache>/models/reranker-minilm``."""
+    from pilotfish.adapters.huggingface import cache_dir
+
+    return cache_dir() / "models" / RERANKER_NAME
+
+
+@dataclass
+class RerankerTrainConfig:
+    queries: int = 1600
+    group: int = 4
+    batch_size: int = 8
+    steps: int = 200
+    lr: float = 3e-5
+    head_lr: float = 1e-3
+    max_length: int = 192
+    max_minutes: float = 15.0
+    init: str = "minilm"
+    seed: int = 0
+    exclude_docs: frozenset[str] = field(default_factory=frozenset)
+
+
+def _init_path(init: str) -> tuple[Path, str]:
+    if init == "minilm":
+        from pilotfish.adapters.huggingface import minilm_path
+
+        return Path(minilm_path()), "all-MiniLM-L6-v2"
+    if init == "verifier":
+        from pilotfish.verifiers.nli import default_verifier_path
+
+        path = default_verifier_path()
+        if not (path / "config.json").is_file():
+            raise ModelError(f"train reranker: --init verifier needs a trained verifier in {path}: run "
+                             "`pilotfish train verifier --corpus DIR` first, or use --init minilm")
+        return path, "verifier-minilm"
+    path = Path(init).expanduser()
+    if not (path / "config.json").is_file():
+        raise InputError(f"train reranker: --init {init!r} is not 'verifier', 'minilm' or a checkpoint directory")
+    return path, str(path)
+
+
+def make_groups(passages: list[Passage], cfg: RerankerTrainConfig,
+                rng: random.Random) -> list[tuple[str, list[str]]]:
+    """(query, [positive, negatives...]) groups of ``cfg.group`` passage texts (as the index sees them)."""
+    from .colbert_train import cloze_pairs
+
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    docs = list(by_doc)
+    if len(docs) < 2:
+        raise InputError("train reranker: the corpus needs at least two documents")
+    groups = []
+    for q, p, _ in cloze_pairs(passages, cfg.queries, rng):
+        same = [o for o in by_doc[p.doc_id] if o.id != p.id and o.text != p.text]
+        rng.shuffle(same)
+        negs = same[:cfg.group - 2]
+        while len(negs) < cfg.group - 1:
+            other = rng.choice(docs)
+            if other != p.doc_id:
+                negs.append(rng.choice(by_doc[other]))
+        groups.append((q, [p.index_text()] + [n.index_text() for n in negs]))
+    return groups
+
+
+def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: RerankerTrainConfig | None = None,
+                   progress: bool = False) -> Path:
+    """Train and save a cross-encoder reranker; returns its directory (default: the model cache)."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    cfg = cfg or RerankerTrainConfig()
+    if cfg.group < 2:
+        raise InputError("train reranker: --group must be at least 2 (a positive and a negative)")
+    start = time.monotonic()
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    docs = [d for d in load_directory(corpus).documents if d.doc_id not in cfg.exclude_docs]
+    passages = chunk_documents(docs)
+    groups = make_groups(passages, cfg, rng)
+    if not groups:
+        raise InputError("train reranker: no training query could be built from the corpus (cloze questions need "
+                         "sentences of 8+ words with a number or a name in them)")
+    init_path, base = _init_path(cfg.init)
+    tok = AutoTokenizer.from_pretrained(str(init_path))
+    net = AutoModelForSequenceClassification.from_pretrained(str(init_path), num_labels=1,
+                                                             ignore_mismatched_sizes=True)
+    net.config.id2label = {0: "relevance"}
+    net.config.label2id = {"relevance": 0}
+    net.config.problem_type = None  # a verifier's "single_label_classification" is invalid with one label
+    head = [p for n, p in net.named_parameters() if n.startswith(("classifier", "bert.pooler"))]
+    body = [p for n, p in net.named_parameters() if not n.startswith(("classifier", "bert.pooler"))]
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+                            weight_decay=0.01)
+    net.train()
+    bs = min(cfg.batch_size, len(groups))
+    order = list(range(len(groups)))
+    rng.shuffle(order)
+    pos, step, losses = 0, 0, []
+    bar = tqdm(total=cfg.steps, desc="train reranker", disable=not progress, dynamic_ncols=True)
+    target = torch.zeros(bs, dtype=torch.long)
+    while step < cfg.steps and time.monotonic() - start < cfg.max_minutes * 60:
+        if pos + bs > len(order):
+            rng.shuffle(order)
+            pos = 0
+        batch = [groups[i] for i in order[pos:pos + bs]]
+        pos += bs
+        enc = tok([q for q, ps in batch for _ in ps], [t for _, ps in batch for t in ps], truncation="only_second",
+                  max_length=cfg.max_length, padding=True, return_tensors="pt")
+        logits = net(**enc).logits.view(len(batch), cfg.group)
+        loss = torch.nn.functional.cross_entropy(logits, target[:len(batch)])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        losses.append(float(loss.item()))
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    net.eval()
+    window = max(1, min(25, len(losses) // 4))
+    meta: dict[str, Any] = {
+        "kind": "pilotfish-reranker", "base": base, "queries": len(groups), "group": cfg.group, "steps": step,
+        "batch_size": bs, "lr": cfg.lr, "max_length": cfg.max_length, "seed": cfg.seed,
+        "excluded_docs": len(cfg.exclude_docs), "seconds": round(time.monotonic() - start, 1),
+        "loss_first": round(sum(losses[:window]) / window, 4) if losses else None,
+        "loss_last": round(sum(losses[-window:]) / window, 4) if losses else None,
+    }
+    dest = Path(out) if out else default_reranker_path()
+    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    net.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    (tmp / "pilotfish_reranker.json").write_text(json.dumps(meta, indent=1))
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+    return dest
