@@ -69,6 +69,17 @@ def test_trained_reranker_reranks_through_the_plugin(reranker: Path, bm25_index:
                       {"cross-encoder-reranker": {"model": str(reranker), "candidates": 8, "combine": "zscore"}})
     docs = pilot.retrieve("profits of media companies", 4)
     assert len(docs) == 4 and all(d.metadata["reranker"] == "cross-encoder-reranker" for d in docs)
+    # bf16 autocast (where the CPU has it) against fp32: the same scores within a few hundredths of their spread
+    import numpy as np
+
+    from pilotfish.retrievers.rerankers import CrossEncoderReranker
+
+    ce = CrossEncoderReranker(model=str(reranker))
+    fast = np.array(ce.scores("profits of media companies", docs))
+    monkeypatch.setenv("PILOTFISH_NO_BF16", "1")
+    exact = np.array(ce.scores("profits of media companies", docs))
+    monkeypatch.delenv("PILOTFISH_NO_BF16")
+    assert np.abs(fast - exact).max() <= 0.05 * exact.std() + 1e-3, (fast, exact)  # measured 0.036 vs std 2.98
     # model = "pilotfish": the checkpoint in the model cache; without one, the error says how to train it
     monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path / "cache"))
     named = rag_pilot(["bm25", "cross-encoder-reranker"], bm25_index,

@@ -235,14 +235,17 @@ class CrossEncoderReranker(_ScoringReranker):
         import torch
 
         o = self.options
+        from pilotfish.adapters.huggingface import cpu_has_bf16
+
         tok, net = load_cross_encoder(o.model)  # type: ignore[attr-defined]
+        bf16 = cpu_has_bf16()  # ~2x faster where the CPU has native bf16 (PILOTFISH_NO_BF16=1: off)
         out: list[float] = []
         texts = [_text(d) for d in documents]
         for s in range(0, len(texts), o.batch_size):  # type: ignore[attr-defined]
             batch = texts[s:s + o.batch_size]  # type: ignore[attr-defined]
             enc = tok([query] * len(batch), batch, truncation=True, max_length=o.max_length,  # type: ignore[attr-defined]
                       padding=True, return_tensors="pt")
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
                 logits = net(**enc).logits
             out.extend(logits[:, -1].float().tolist())
         return out
