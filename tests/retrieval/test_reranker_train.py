@@ -92,7 +92,7 @@ def test_trained_reranker_reranks_through_the_plugin(reranker: Path, bm25_index:
     assert [d.score for d in again] == pytest.approx([d.score for d in docs], abs=1e-4)
 
 
-def test_train_reranker_cli_and_bad_input(corpus: Path, tmp_path: Path) -> None:
+def test_train_reranker_cli_and_bad_input(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
     from pilotfish.cli import _load_plugin_commands, cli
@@ -107,6 +107,9 @@ def test_train_reranker_cli_and_bad_input(corpus: Path, tmp_path: Path) -> None:
     assert "saved reranker checkpoint" in res.output and (out / "model.safetensors").is_file()
     res = runner.invoke(cli, ["train", "reranker", "--corpus", str(corpus), "--out", str(out), "--init", "nowhere"])
     assert res.exit_code != 0 and "is not 'verifier', 'minilm' or a checkpoint directory" in res.output
+    monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path / "no-verifier"))
+    res = runner.invoke(cli, ["train", "reranker", "--corpus", str(corpus), "--init", "verifier"])
+    assert res.exit_code != 0 and "pilotfish train verifier --corpus DIR" in res.output
     res = runner.invoke(cli, ["train", "reranker", "--corpus", str(corpus), "--group", "1"])
     assert res.exit_code != 0 and "--group" in res.output
     empty = tmp_path / "empty"

@@ -12,9 +12,9 @@ the dev sets):
   article, the wrong passage) and one passage of another article; the loss is cross-entropy over
   the group (listwise, the positive first).
 
-The cross-encoder starts from ``init``: ``verifier`` (the entailment cross-encoder ``pilotfish train
-verifier`` wrote: it already reads a premise against a hypothesis; its 3-class head is replaced by
-one logit) or ``minilm`` (the packaged sentence embedder with a new head), or a checkpoint
+The cross-encoder starts from ``init``: ``minilm`` (the default: the packaged sentence embedder with
+a new one-logit head), ``verifier`` (the entailment cross-encoder ``pilotfish train verifier`` wrote,
+its 3-class head replaced; equal within one dev question, docs/retrieval.md) or a checkpoint
 directory. It is saved as a Hugging Face sequence-classification model (one logit), so
 ``[pilotfish.plugin.cross-encoder-reranker] model = "pilotfish"`` (the cache) or a directory loads
 it like any hub cross-encoder.
@@ -116,13 +116,13 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     start = time.monotonic()
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
+    init_path, base = _init_path(cfg.init)
     docs = [d for d in load_directory(corpus).documents if d.doc_id not in cfg.exclude_docs]
     passages = chunk_documents(docs)
     groups = make_groups(passages, cfg, rng)
     if not groups:
         raise InputError("train reranker: no training query could be built from the corpus (cloze questions need "
                          "sentences of 8+ words with a number or a name in them)")
-    init_path, base = _init_path(cfg.init)
     tok = AutoTokenizer.from_pretrained(str(init_path))
     net = AutoModelForSequenceClassification.from_pretrained(str(init_path), num_labels=1,
                                                              ignore_mismatched_sizes=True)
