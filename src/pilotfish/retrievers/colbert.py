@@ -266,15 +266,9 @@ class ColbertEncoder:
 
 
 def _bf16_ok() -> bool:
-    import os
+    from pilotfish.adapters.huggingface import cpu_has_bf16
 
-    if os.environ.get("PILOTFISH_NO_BF16"):
-        return False
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return cpu_has_bf16()
 
 
 def _read_state_dict(path: Path) -> dict[str, Any]:

@@ -26,10 +26,8 @@ baseline, and stops after ``steps`` or when the whole run (questions included) r
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -314,15 +312,9 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     if losses:
         enc.meta["loss_first"] = round(sum(losses[:window]) / window, 4)
         enc.meta["loss_last"] = round(sum(losses[-window:]) / window, 4)
-    target = Path(out) if out else default_model_path()
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    enc.save(tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
-    return target
+    from .index import replace_dir
+
+    return replace_dir(Path(out) if out else default_model_path(), enc.save)
 
 
 def _step(enc: ColbertEncoder, queries: list[str], positives: list[str], negatives: list[str], temp: float,

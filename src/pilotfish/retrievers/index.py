@@ -50,6 +50,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def replace_dir(dest: Path, write: Callable[[Path], Any]) -> Path:
+    """Write a directory with ``write(tmp)`` beside ``dest``, then move it into ``dest``'s place (a
+    crashed write leaves the previous ``dest`` as it was). Returns ``dest``."""
+    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    write(tmp)
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    return dest
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:

@@ -23,9 +23,7 @@ it like any hub cross-encoder.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,15 +166,12 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
         "loss_first": round(sum(losses[:window]) / window, 4) if losses else None,
         "loss_last": round(sum(losses[-window:]) / window, 4) if losses else None,
     }
-    dest = Path(out) if out else default_reranker_path()
-    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    net.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    (tmp / "pilotfish_reranker.json").write_text(json.dumps(meta, indent=1))
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, dest)
-    return dest
+
+    def write(tmp: Path) -> None:
+        net.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        (tmp / "pilotfish_reranker.json").write_text(json.dumps(meta, indent=1))
+
+    from .index import replace_dir
+
+    return replace_dir(Path(out) if out else default_reranker_path(), write)
