@@ -24,3 +24,25 @@ def minilm():
     import pilotfish
 
     return pilotfish.get_model("minilm")
+
+
+@pytest.fixture(scope="session")
+def qwen():
+    import pilotfish
+
+    return pilotfish.get_model("qwen2.5-1.5b")
+
+
+@pytest.fixture(scope="session")
+def hf_smollm2():
+    """SmolLM2 through transformers (training, truncated drafts, assisted generation)."""
+    import pilotfish
+
+    return pilotfish.get_model("hf:smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def hf_gemma3():
+    import pilotfish
+
+    return pilotfish.get_model("hf:gemma3-270m")

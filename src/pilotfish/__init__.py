@@ -21,7 +21,7 @@ from pilotfish.core.errors import (
 )
 from pilotfish.core.hookspecs import hookimpl, hookspec
 from pilotfish.core.manager import PluginManager, build_manager, installed_plugins
-from pilotfish.core.models import Embedder, FakeModel, LanguageModel, WhiteBoxModel, get_model
+from pilotfish.core.models import Embedder, LanguageModel, WhiteBoxModel, get_model
 from pilotfish.core.pilot import Pilot, reciprocal_rank_fusion, zscore_fusion
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import (
@@ -37,6 +37,7 @@ from pilotfish.core.types import (
     Usage,
     Verdict,
 )
+from pilotfish.models.fake import FakeModel
 
 __version__ = "0.1.0"
 

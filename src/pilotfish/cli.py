@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from pilotfish.core.build import build_pilot
 from pilotfish.core.errors import PilotfishError
 
 
@@ -53,47 +54,9 @@ def train_group() -> None:
     """Train the small models plugins use."""
 
 
-def _config_option(f: Any) -> Any:
+def config_option(f: Any) -> Any:
     return click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False), default=None,
                         help="pilotfish.toml (default: ./pilotfish.toml or [tool.pilotfish] in ./pyproject.toml)")(f)
-
-
-INDEX_MANIFEST = "index.json"
-"""Written by ``pilotfish index DIR``: ``{"retrievers": [plugin names], ...}``."""
-
-
-def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, ...],
-                extra_options: dict[str, dict[str, Any]] | None = None, index: str | None = None) -> Any:
-    """The Pilot for a CLI command: config file, then command-line flags.
-
-    With ``--index DIR`` and no retriever enabled, the retrievers recorded in the index's
-    manifest (``DIR/index.json``) are enabled; an index with dense and colbert parts gets the best
-    measured pipeline instead (docs/retrieval.md): ``dense``, then the ``maxsim-reranker`` over the
-    top candidates from the stored token vectors, scores z-fused (``combine = "zscore"``).
-    """
-    from pathlib import Path
-
-    from pilotfish.core.config import load_config
-    from pilotfish.core.pilot import Pilot
-
-    config = load_config(config_path)
-    plugins_list = list(plugins)
-    if index is not None:
-        manifest = Path(index) / INDEX_MANIFEST
-        if not manifest.is_file():
-            raise PilotfishError(f"no index at {index!r} (missing {INDEX_MANIFEST}); build one with: pilotfish index DIR --out {index}")
-        config = config.model_copy(update={"index": str(Path(index).resolve())})
-        recorded = json.loads(manifest.read_text()).get("retrievers", [])
-        if not any(r in config.plugins or r in plugins_list for r in recorded):
-            if {"dense", "colbert"} <= set(recorded) and "maxsim-reranker" not in config.plugins + plugins_list:
-                # R@1 0.70 / MRR 0.782 on the BBC dev questions, against 0.62 / 0.750 for RRF of the three
-                # retrievers, at ~36 ms instead of ~60 ms
-                recorded = ["dense", "maxsim-reranker"]
-                if "maxsim-reranker" not in config.plugin:
-                    extra_options = dict(extra_options or {})
-                    extra_options["maxsim-reranker"] = {"combine": "zscore", **extra_options.get("maxsim-reranker", {})}
-            plugins_list += [r for r in recorded if r not in plugins_list]
-    return Pilot(model=model, plugins=plugins_list, config=config, options=extra_options)
 
 
 def print_trace(answer: Any) -> None:
@@ -119,13 +82,28 @@ def print_answer(answer: Any, as_json: bool = False) -> None:
         for i, doc in enumerate(answer.documents, start=1):
             title = f" {doc.title}" if doc.title else ""
             click.echo(f"  [{i}] {doc.doc_id}{title}")
-    failed = answer.failed_verdicts
-    if answer.verdicts:
-        click.echo(f"\nverification: {len(answer.verdicts) - len(failed)}/{len(answer.verdicts)} passed")
-        for v in failed:
-            click.echo(f"  [{v.label}] {v.claim or v.message} ({v.verifier})")
+    print_verdicts(answer)
+
+
+def print_verdicts(answer: Any, compact: bool = False) -> None:
+    """Each claim with its verdict (or one line in ``compact`` form, as ``chat`` shows it)."""
     for r in answer.repairs:
-        click.echo(f"repair round {r.round}: {r.action} by {r.plugin}")
+        click.echo(f"repair round {r.round}: {r.action} by {r.plugin}" + (f" ({r.note})" if r.note else ""))
+    if answer.refused and not answer.verdicts:
+        click.echo("\nverification: the answer is a refusal (nothing to verify)" if not compact else "(refusal)")
+        return
+    if not answer.verdicts:
+        return
+    failed = answer.failed_verdicts
+    if compact:
+        marks = " ".join(("ok" if v.passed else v.label) for v in answer.verdicts)
+        click.echo(f"verified: {len(answer.verdicts) - len(failed)}/{len(answer.verdicts)} claims passed ({marks})")
+        return
+    click.echo(f"\nverification: {len(answer.verdicts) - len(failed)}/{len(answer.verdicts)} passed")
+    for v in answer.verdicts:
+        mark = "PASS" if v.passed else "FAIL"
+        score = f" {v.score:.2f}" if v.score is not None else ""
+        click.echo(f"  {mark} [{v.label}{score}] {v.claim or v.message} ({v.verifier})")
 
 
 def answer_to_json(answer: Any) -> dict[str, Any]:
@@ -136,17 +114,26 @@ def answer_to_json(answer: Any) -> dict[str, Any]:
         "verdicts": [{"verifier": v.verifier, "passed": v.passed, "label": v.label, "claim": v.claim, "score": v.score,
                       "evidence": v.evidence, "document_id": v.document_id} for v in answer.verdicts],
         "repairs": [{"round": r.round, "plugin": r.plugin, "action": r.action, "before": r.before, "after": r.after} for r in answer.repairs],
+        "refused": answer.refused,
         "usage": {m: vars(u) for m, u in answer.usage.models.items()},
         "latency_s": answer.latency_s,
     }
 
 
+CORPUS_HELP = ("answer from this folder of .txt/.md documents, or 'bbc' (the packaged BBC News corpus); its index "
+               "is built on first use and reused")
+
+
 def _ask_options(f: Any) -> Any:
     for opt in reversed([
-        _config_option,
-        click.option("--model", "-m", default=None, help="model id (default from config: smollm2-135m)"),
+        config_option,
+        click.option("--model", "-m", default=None, help="model id (default from config: qwen2.5-1.5b)"),
         click.option("--plugin", "-p", "plugins", multiple=True, help="enable a plugin by name (repeatable)"),
+        click.option("--corpus", default=None, help=CORPUS_HELP),
         click.option("--index", "-i", type=click.Path(file_okay=False), default=None, help="answer from this RAG index (built by `pilotfish index`)"),
+        click.option("--verify/--no-verify", default=None,
+                     help="add the entailment verifier: each claim checked against the passages (default: on with "
+                          "--corpus; verifiers a config enables stay on)"),
         click.option("--max-tokens", type=click.IntRange(min=1), default=None),
         click.option("--temperature", type=click.FloatRange(min=0), default=None),
         click.option("--system", default=None, help="system prompt"),
@@ -157,11 +144,28 @@ def _ask_options(f: Any) -> Any:
     return f
 
 
-def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], index: str | None,
-         max_tokens: int | None, temperature: float | None, system: str | None, trace: bool, as_json: bool) -> None:
+def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
+                      index: str | None, verify: bool | None) -> Any:
+    """The Pilot of ``ask``, ``chat`` and ``serve``: ``--corpus`` builds (once) and opens its index and, unless
+    ``--no-verify``, checks the answer claim by claim (``entailment``)."""
+    if corpus is not None:
+        if index is not None:
+            raise click.UsageError("give --corpus or --index, not both")
+        from pilotfish.retrievers.cli import corpus_index
+
+        index = str(corpus_index(corpus))
+    extra = list(plugins)
+    if (verify or (verify is None and corpus is not None)) and "entailment" not in extra:
+        extra.append("entailment")
+    return build_pilot(config_path, model, tuple(extra), index=index)
+
+
+def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
+         index: str | None, verify: bool | None, max_tokens: int | None, temperature: float | None, system: str | None,
+         trace: bool, as_json: bool) -> None:
     if not question.strip():
         raise click.UsageError("the question is empty")
-    pilot = build_pilot(config_path, model, plugins, index=index)
+    pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
     answer = pilot.run(question, max_tokens=max_tokens, temperature=temperature, system=system)
     print_answer(answer, as_json)
     if trace:
@@ -184,17 +188,29 @@ def run_command(**kwargs: Any) -> None:
     _ask(**kwargs)
 
 
+def followup_query(history: list[dict[str, str]], question: str) -> str | None:
+    """The search query of a follow-up turn: the question with the previous user question before it, so
+    "what about his brother?" is searched with the names it refers to (the ``rewrite`` plugin, when
+    enabled, writes a standalone query with a model instead)."""
+    previous = [m["content"] for m in history if m["role"] == "user"]
+    return f"{previous[-1]} {question}" if previous else None
+
+
 @cli.command()
-@_config_option
+@config_option
 @click.option("--model", "-m", default=None)
 @click.option("--plugin", "-p", "plugins", multiple=True)
+@click.option("--corpus", default=None, help=CORPUS_HELP)
 @click.option("--index", "-i", type=click.Path(file_okay=False), default=None, help="answer from this RAG index")
+@click.option("--verify/--no-verify", default=None, help="add the entailment verifier (default: on with --corpus)")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=None)
 @click.option("--trace", is_flag=True)
-def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], index: str | None, max_tokens: int | None,
-         trace: bool) -> None:
-    """Chat interactively; answers stream as they are generated. Empty line or Ctrl-D quits."""
-    pilot = build_pilot(config_path, model, plugins, index=index)
+def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None, index: str | None,
+         verify: bool | None, max_tokens: int | None, trace: bool) -> None:
+    """Chat interactively; answers stream as they are generated, then their sources and verdicts. A follow-up
+    question is searched together with the previous one. Empty line or Ctrl-D quits."""
+    pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
+    rewrites = pilot.pm.has_plugin("rewrite")
     history: list[dict[str, str]] = []
     interactive = sys.stdin.isatty()
     while True:
@@ -208,9 +224,13 @@ def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], i
             continue
         if line.strip() in ("/quit", "/exit"):
             break
+        request = pilot.make_request([*history, {"role": "user", "content": line}], max_tokens=max_tokens)
+        query = None if rewrites else followup_query(history, line)
+        if query is not None:
+            request = request.replace(query=query)
         history.append({"role": "user", "content": line})
         click.echo("pilotfish> ", nl=False)
-        stream = pilot.stream(list(history), max_tokens=max_tokens)
+        stream = pilot.stream(request)
         for chunk in stream:
             click.echo(chunk, nl=False)
         click.echo()
@@ -220,6 +240,7 @@ def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], i
             click.echo(f"(repaired: {answer.repairs[-1].action}) {answer.text}")
         if answer.documents:
             click.echo("sources: " + "; ".join(f"[{i}] {d.doc_id}" for i, d in enumerate(answer.documents, 1)))
+        print_verdicts(answer, compact=True)
         if trace:
             print_trace(answer)
         history.append({"role": "assistant", "content": answer.text})
@@ -264,7 +285,7 @@ def models(as_json: bool) -> None:
     for spec in reg.models.values():
         seen[spec.id] = spec
     rows: list[dict[str, Any]] = [{"id": s.id, "aliases": list(s.aliases), "kind": s.kind, "available": s.is_available(),
-             "description": s.description} for s in seen.values()]
+             "description": s.description, **s.details} for s in seen.values()]
     schemes = [{"scheme": f"{p}:<...>", "description": s.description} for p, s in reg.schemes.items()]
     if as_json:
         click.echo(json.dumps({"models": rows, "schemes": schemes}, indent=2))
@@ -272,12 +293,16 @@ def models(as_json: bool) -> None:
     for r in rows:
         aliases = f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else ""
         state = "available offline" if r["available"] else "not installed"
-        click.echo(f"{r['id']:<16} {r['kind']:<10} {state:<18} {r['description']}{aliases}")
+        facts = ""
+        if r.get("size_mb"):
+            facts = (f" [{r['size_mb']} MB, {r['quantization']}, context {r['context_window']}, "
+                     f"{r['license']}]")
+        click.echo(f"{r['id']:<16} {r['kind']:<10} {state:<18} {r['description']}{facts}{aliases}")
     for s in schemes:
         click.echo(f"{s['scheme']:<16} {s['description']}")
 
 
-def _load_plugin_commands() -> None:
+def load_plugin_commands() -> None:
     from pilotfish.core.manager import discovery_manager
 
     try:
@@ -287,7 +312,7 @@ def _load_plugin_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _load_plugin_commands()
+    load_plugin_commands()
     start = time.perf_counter()
     try:
         cli.main(args=argv, prog_name="pilotfish", standalone_mode=True)

@@ -43,13 +43,13 @@ _encoders: dict[str, tuple[Any, Any]] = {}
 _lock = threading.Lock()
 
 
-def _encoder(model: str) -> tuple[Any, Any]:
+def load_encoder(model: str) -> tuple[Any, Any]:
     """(tokenizer, transformer) for ``model``: ``minilm`` (the packaged one), an ``st:`` id, a path or hub id."""
     with _lock:
         if model not in _encoders:
-            from pilotfish.adapters.huggingface import _require_transformers
+            from pilotfish.models.hf import require_transformers
 
-            transformers = _require_transformers()
+            transformers = require_transformers()
             if model == "minilm":
                 from pilotfish.core.models import get_model
 
@@ -68,7 +68,7 @@ def _encoder(model: str) -> tuple[Any, Any]:
         return _encoders[model]
 
 
-def _embed(texts: Sequence[str], tokenizer: Any, encoder: Any, num_layers: int | None, batch_size: int,
+def embed_tokens(texts: Sequence[str], tokenizer: Any, encoder: Any, num_layers: int | None, batch_size: int,
            pad_multiple: int = 1) -> list[tuple[list[int], Any]]:
     """Normalised token embeddings per text; ``pad_multiple`` rounds each batch's width up (fewer
     distinct shapes, so fewer first-use kernel compilations under bf16)."""
@@ -128,11 +128,11 @@ def bertscore(
         raise InputError(f"{len(candidates)} candidates but {len(references)} references")
     if not candidates:
         return BERTScore([], [], [])
-    tokenizer, encoder = _encoder(model)
+    tokenizer, encoder = load_encoder(model)
     special = {t for t in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.bos_token_id,
                            tokenizer.eos_token_id) if t is not None}
-    cands = _embed(candidates, tokenizer, encoder, num_layers, batch_size)
-    refs = _embed(references, tokenizer, encoder, num_layers, batch_size)
+    cands = embed_tokens(candidates, tokenizer, encoder, num_layers, batch_size)
+    refs = embed_tokens(references, tokenizer, encoder, num_layers, batch_size)
     if idf:
         table, default = _idf([r[0] for r in refs], special)
     else:
@@ -163,7 +163,7 @@ def bertscore(
 
 def _baseline(model: str, num_layers: int | None, pairs: int = 200) -> tuple[float, float, float]:
     """Mean P/R/F of unrelated BBC sentence pairs (cached); what "no similarity" scores."""
-    from pilotfish.adapters.huggingface import cache_dir
+    from pilotfish.models.cache import cache_dir
 
     key = "".join(c if c.isalnum() else "_" for c in f"{model}_{num_layers}")[-80:]
     path = cache_dir() / "bertscore-baselines" / f"{key}.json"

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from pilotfish.core.manager import PluginManager, build_manager
-from pilotfish.core.models import FakeModel
 from pilotfish.core.pilot import Pilot
+from pilotfish.models.fake import FakeModel
 
 __all__ = ["FakeModel", "fake_model", "make_pilot", "pilot_pm"]
 

@@ -76,9 +76,12 @@ def test_answer_carries_documents_route_usage_and_trace(make_pilot, fake_model):
     plugins = {(e.hook, e.plugin) for e in answer.trace}
     assert ("generate", "core") in plugins and ("generate", "recorder") in plugins
     assert all(e.duration_s >= 0 for e in answer.trace)
-    # the system message numbers the retrieved passage for citation
-    system = fake_model.calls[-1][0]
-    assert system["role"] == "system" and "[1] (d1) Paris is the capital of France." in system["content"]
+    # the passages are numbered for citation in a user turn of their own (data, not instructions), the
+    # question follows; the system message only instructs
+    system, sources, question = fake_model.calls[-1][-3:]
+    assert system["role"] == "system" and "cite the sources" in system["content"] and "Paris" not in system["content"]
+    assert sources == {"role": "user", "content": "<sources>\n[1] (d1) Paris is the capital of France.\n</sources>"}
+    assert question["role"] == "user"
 
 
 def test_firstresult_hooks_stop_at_the_first_answer(make_pilot):

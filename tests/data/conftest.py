@@ -34,9 +34,9 @@ def run_cli():
     """Run ``pilotfish ARGS`` in-process; returns (exit code, stdout, stderr)."""
     from click.testing import CliRunner
 
-    from pilotfish.cli import _load_plugin_commands, cli
+    from pilotfish.cli import cli, load_plugin_commands
 
-    _load_plugin_commands()
+    load_plugin_commands()
 
     def run(*args):
         res = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)

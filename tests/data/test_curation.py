@@ -21,14 +21,14 @@ def boilerplate(i):
     return " | ".join(NAV[(i + k * 3) % len(NAV)] for k in range(6)) + f" ({i})"
 
 
-def test_perplexity_prefers_fluent_text(smollm2):
-    fluent, shuffled = perplexity_scores([GOOD, GIBBERISH], smollm2)
+def test_perplexity_prefers_fluent_text(hf_smollm2):
+    fluent, shuffled = perplexity_scores([GOOD, GIBBERISH], hf_smollm2)
     assert fluent < shuffled
 
 
-def test_ifd_is_lower_when_the_instruction_helps(smollm2):
+def test_ifd_is_lower_when_the_instruction_helps(hf_smollm2):
     [helped, unrelated] = ifd_scores(["Translate to French: thank you very much", "Name a colour."],
-                                     [" merci beaucoup", " merci beaucoup"], smollm2)
+                                     [" merci beaucoup", " merci beaucoup"], hf_smollm2)
     assert helped < unrelated
 
 
@@ -55,7 +55,7 @@ def test_curate_selects_by_rule(bbc_small):
     assert len(scored) == 12 and len(selected) == 10
 
 
-def test_scorer_errors(smollm2):
+def test_scorer_errors(hf_smollm2):
     with pytest.raises(ConfigError, match="set 'model'"):
         QualityScorer()
     with pytest.raises(ConfigError, match="unknown option 'modle'"):

@@ -41,10 +41,10 @@ def test_black_box_labels_and_unparseable_are_counted():
     assert r["provenance"]["source"] and 0 < r["confidence"] <= 1
 
 
-def test_white_box_label_confidence_from_logprobs(smollm2):
+def test_white_box_label_confidence_from_logprobs(hf_smollm2):
     texts = ["The striker scored twice as the team won the cup final.",
              "The prime minister called an election after the vote in parliament."]
-    res = label_texts(texts, ["sport", "politics"], smollm2, instruction="What is the topic?", calibrate=True)
+    res = label_texts(texts, ["sport", "politics"], hf_smollm2, instruction="What is the topic?", calibrate=True)
     assert res.report.method == "label (logprobs)" and res.report.unparseable == 0
     for r in res.records:
         assert math.isclose(sum(r["label_probs"].values()), 1.0, rel_tol=1e-6)
@@ -80,8 +80,8 @@ def test_paraphrase_keeps_fields_and_points_back():
     assert r["label"] == "pets" and r["provenance"]["source"] == "a" and r["id"] == "a:para0"
 
 
-def test_paraphrase_real_model(smollm2):
-    res = paraphrase(["The company reported record profits this year."], smollm2, max_tokens=24)
+def test_paraphrase_real_model(hf_smollm2):
+    res = paraphrase(["The company reported record profits this year."], hf_smollm2, max_tokens=24)
     assert res.report.inputs == 1 and res.report.outputs + res.report.unparseable + res.report.duplicates_removed == 1
 
 

@@ -15,8 +15,8 @@ openai = pytest.importorskip("openai")
 import httpx  # noqa: E402
 
 import pilotfish  # noqa: E402
-from pilotfish.adapters.openai import OpenAIModel  # noqa: E402
-from pilotfish.adapters.server import ServerThread, create_app  # noqa: E402
+from pilotfish.models.openai import OpenAIModel  # noqa: E402
+from pilotfish.server.app import ServerThread, create_app  # noqa: E402
 
 
 class SlowModel(pilotfish.LanguageModel):

@@ -12,7 +12,7 @@ pytest.importorskip("fastapi")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 import pilotfish  # noqa: E402
-from pilotfish.adapters.server import ServerThread, create_app  # noqa: E402
+from pilotfish.server.app import ServerThread, create_app  # noqa: E402
 
 CHROMIUM = os.environ.get("PILOTFISH_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -66,7 +66,7 @@ def test_hub_style_checkpoint_built_locally_loads(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from pilotfish.adapters.huggingface import minilm_path
+    from pilotfish.models.packaged import minilm_path
     from pilotfish.retrievers.colbert import ColbertEncoder
 
     bert = AutoModel.from_pretrained(str(minilm_path()))
@@ -149,7 +149,7 @@ def test_cross_encoder_reranker_on_local_checkpoint(bm25_index: Path, tmp_path: 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pilotfish.adapters.huggingface import minilm_path
+    from pilotfish.models.packaged import minilm_path
 
     torch.manual_seed(0)
     net = AutoModelForSequenceClassification.from_pretrained(str(minilm_path()), num_labels=1)

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 @pytest.fixture(scope="module")
 def cli():  # type: ignore[no-untyped-def]
-    from pilotfish.cli import _load_plugin_commands, cli
+    from pilotfish.cli import cli, load_plugin_commands
 
     if "index" not in cli.commands:
-        _load_plugin_commands()
+        load_plugin_commands()
     return cli
 
 
@@ -183,7 +183,7 @@ def test_index_with_dense_and_colbert_gets_the_measured_best_pipeline(cli, index
                                                                       tmp_path: Path) -> None:
     """`--index` on a bm25 + dense + colbert index: dense, then the MaxSim rerank z-fused with it (not RRF
     of the three retrievers); a config that names retrievers or the reranker keeps its own choice."""
-    from pilotfish.cli import build_pilot
+    from pilotfish.core.build import build_pilot
 
     pilot = build_pilot(None, None, (), index=str(index_dir))
     names = {name for name, _ in pilot.pm.list_name_plugin()}

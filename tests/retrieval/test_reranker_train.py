@@ -17,7 +17,7 @@ def _first_place_rate(model_dir: Path | None, groups: list[tuple[str, list[str]]
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pilotfish.adapters.huggingface import minilm_path
+    from pilotfish.models.packaged import minilm_path
 
     path = str(model_dir or minilm_path())
     torch.manual_seed(0)
@@ -95,10 +95,10 @@ def test_trained_reranker_reranks_through_the_plugin(reranker: Path, bm25_index:
 def test_train_reranker_cli_and_bad_input(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from pilotfish.cli import _load_plugin_commands, cli
+    from pilotfish.cli import cli, load_plugin_commands
 
     if "reranker" not in getattr(cli.commands["train"], "commands", {}):
-        _load_plugin_commands()
+        load_plugin_commands()
     runner = CliRunner()
     out = tmp_path / "ce"
     res = runner.invoke(cli, ["train", "reranker", "--corpus", str(corpus), "--out", str(out), "--init", "minilm",

@@ -46,9 +46,9 @@ def tiny_corpus(bbc_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def cli_runner():  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
-    from pilotfish.cli import _load_plugin_commands, cli
+    from pilotfish.cli import cli, load_plugin_commands
 
-    _load_plugin_commands()
+    load_plugin_commands()
     runner = CliRunner()
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ REFS = ["Quarterly profits jumped 76% to $1.13bn in the three months to December
 @pytest.mark.parametrize("idf", [False, True])
 def test_matches_bert_score_package(idf):
     bert_score = pytest.importorskip("bert_score")
-    from pilotfish.adapters.huggingface import minilm_path
+    from pilotfish.models.packaged import minilm_path
 
     ours = bertscore(CANDS, REFS, model="minilm", idf=idf)
     P, R, F = bert_score.score(CANDS, REFS, model_type=str(minilm_path()), num_layers=6, idf=idf)

@@ -64,7 +64,21 @@ def test_through_pilot_and_config_errors(tiny_verifier, make_pilot, bbc_passages
         EntailmentVerifier(threshold=2)
 
 
-def test_missing_default_model_says_how_to_train(tmp_path, monkeypatch):
+def test_missing_or_undertrained_verifier_says_how_to_train(tmp_path, monkeypatch):
+    import json
+
+    from pilotfish.verifiers.nli import default_verifier_path
+
     monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path))
     with pytest.raises(pilotfish.ModelError, match="pilotfish train verifier --corpus"):
-        EntailmentVerifier().check("Sales rose.", [pilotfish.Document("a", "Sales rose.")])
+        EntailmentVerifier(model="").check("Sales rose.", [pilotfish.Document("a", "Sales rose.")])
+    # a verifier whose run was cut short (it recorded 0.46) is refused, never used silently
+    path = default_verifier_path()
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    (path / "pilotfish_verifier.json").write_text(json.dumps({"synthetic_val_accuracy": 0.46}))
+    with pytest.raises(pilotfish.ModelError, match=r"held-out accuracy of 0.46 \(quality floor 0.7\).*pilotfish train "
+                                                   r"verifier --corpus bbc"):
+        EntailmentVerifier(model="").check("Sales rose.", [pilotfish.Document("a", "Sales rose.")])
+    # auto: the large model judges instead
+    assert EntailmentVerifier().judge_model() == "qwen2.5-1.5b"

@@ -17,7 +17,7 @@ def test_label_mappings():
 def test_non_nli_checkpoint_is_a_clear_error(tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pilotfish.adapters.huggingface import minilm_path
+    from pilotfish.models.packaged import minilm_path
 
     path = tmp_path / "sentiment"
     model = AutoModelForSequenceClassification.from_pretrained(

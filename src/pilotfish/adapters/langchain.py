@@ -173,7 +173,7 @@ def emit_trace(run_manager: Any, trace: Sequence[TraceEvent], answer: Answer | N
     for ev in trace:
         manager.on_custom_event("pilotfish.hook", _event_payload(ev), run_id=run_manager.run_id)
     if answer is not None:
-        from pilotfish.adapters.server import answer_payload
+        from pilotfish.core.types import answer_payload
 
         manager.on_custom_event("pilotfish.answer", answer_payload(answer), run_id=run_manager.run_id)
 
@@ -307,7 +307,7 @@ def _usage_metadata(answer: Answer) -> dict[str, int]:
 
 
 def _response_metadata(answer: Answer) -> dict[str, Any]:
-    from pilotfish.adapters.server import answer_payload
+    from pilotfish.core.types import answer_payload
 
     gen = answer.generation
     return {

@@ -214,7 +214,7 @@ class PilotLLM(CustomLLM):
         return params
 
     def _answer_kwargs(self, answer: Any) -> dict[str, Any]:
-        from pilotfish.adapters.server import answer_payload
+        from pilotfish.core.types import answer_payload
 
         return {"pilotfish": answer_payload(answer)}
 

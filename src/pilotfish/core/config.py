@@ -3,7 +3,7 @@
 Example::
 
     [pilotfish]
-    model = "smollm2-135m"
+    model = "qwen2.5-1.5b"
     plugins = ["bm25", "entailment"]
     top_k = 5
     max_repair_rounds = 2
@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,7 +37,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_MODEL = "smollm2-135m"
+DEFAULT_MODEL = "qwen2.5-1.5b"
 CONFIG_FILENAMES = ("pilotfish.toml", "pyproject.toml")
 
 
@@ -72,6 +72,9 @@ class PilotConfig(BaseModel):
     system_prompt: str | None = None
     index: str | None = None
     """The RAG index directory retrievers read (``pilotfish index DIR`` builds it)."""
+    threads: Annotated[int, Field(ge=1, strict=True)] | Literal["auto"] = "auto"
+    """CPU threads of the local models (torch and llama.cpp); ``$PILOTFISH_THREADS`` wins. ``auto``
+    takes every core only while other processes leave them idle (see :mod:`pilotfish.core.threads`)."""
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)
     path: Path | None = Field(None, exclude=True)

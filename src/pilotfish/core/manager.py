@@ -44,7 +44,7 @@ logger = logging.getLogger("pilotfish")
 ENTRY_POINT_GROUP = "pilotfish"
 DEFAULT_PLUGINS: tuple[str, ...] = ("core", "models")
 """Always enabled; each is also declared in pyproject.toml's entry points."""
-_BUILTIN_MODULES = {"core": "pilotfish.plugins.core", "models": "pilotfish.plugins.models"}
+_BUILTIN_MODULES = {"core": "pilotfish.plugins.core", "models": "pilotfish.models.builtin"}
 
 OnError = Literal["raise", "skip"]
 

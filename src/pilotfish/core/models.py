@@ -5,9 +5,9 @@
   (speculative and contrastive decoding, proxy-tuning, perplexity, white-box distillation).
 - :class:`Embedder`: texts in, unit-norm vectors out (retrieval, similarity, BERTScore).
 
-Ids: ``hf:<path or hub id>``, the packaged aliases (``smollm2-135m``, ``gemma3-270m``,
-``minilm``), ``fake`` (deterministic, for tests), and whatever plugins register through the
-``register_models`` hook. :func:`get_model` loads each id once per process, under a per-id
+Ids: the packaged models (``qwen2.5-1.5b``, ``smollm2-135m``, ``gemma3-270m``, ``minilm``),
+``hf:<path, hub id or packaged id>``, ``fake`` (deterministic, for tests), and whatever plugins
+register through the ``register_models`` hook. The backends live in :mod:`pilotfish.models`. :func:`get_model` loads each id once per process, under a per-id
 lock, and every plugin that names the id gets the same object.
 """
 
@@ -59,6 +59,37 @@ def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     if cut >= 0:
         return text[:cut], True
     return text, False
+
+
+def emit_stable(on_token: Any, text: str, emitted: int, holdback: int = 0) -> int:
+    """Stream the part of ``text`` past ``emitted`` that can no longer change; return the new mark.
+
+    Held back: the last ``holdback`` characters (a stop sequence may be starting there) and an
+    incomplete UTF-8 sequence at the end (decoded as U+FFFD until its next byte arrives).
+    """
+    safe = len(text) - holdback
+    while safe > emitted and text[safe - 1] == "\ufffd":
+        safe -= 1
+    if safe > emitted:
+        on_token(text[emitted:safe])
+        return safe
+    return emitted
+
+
+def plain_prompt(messages: list[Message]) -> str:
+    """A prompt for a base model without a chat template."""
+    if len(messages) == 1 and messages[0]["role"] == "user":
+        return messages[0]["content"]
+    parts = []
+    for m in messages:
+        if m["role"] == "system":
+            parts.append(m["content"])
+        elif m["role"] == "user":
+            parts.append(f"Question: {m['content']}")
+        else:
+            parts.append(f"Answer: {m['content']}")
+    parts.append("Answer:")
+    return "\n\n".join(parts)
 
 
 def normalize_prompt(prompt: Prompt) -> list[Message]:
@@ -183,6 +214,16 @@ class WhiteBoxModel(LanguageModel):
         """Log-probability of each token of ``text`` given ``prefix`` (perplexity scoring)."""
         raise NotImplementedError
 
+    def first_token_logprobs(self, prompt: Prompt) -> Any:
+        """Log-probabilities over the vocabulary of the first token the model would write for ``prompt``
+        (a numpy array): yes/no judges, label scoring. Backends with a shared prefix cache override it."""
+        import numpy as np
+
+        logits, _ = self.next_token_logits(self.prompt_ids(prompt))
+        row = np.asarray(logits.float().numpy() if hasattr(logits, "numpy") else logits, dtype=np.float64)
+        m = row.max()
+        return row - m - np.log(np.exp(row - m).sum())
+
 
 class Embedder:
     """Texts in, L2-normalised vectors out."""
@@ -192,84 +233,6 @@ class Embedder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> Any:
         raise NotImplementedError
-
-
-class FakeModel(LanguageModel):
-    """A deterministic model for tests of the host and of plugins (no weights, no torch).
-
-    Args:
-        responses: a list of replies used in turn (cycled), or a callable
-            ``messages -> str``; by default the reply is ``"echo: <last user message>"``.
-        logprob: the log-probability reported for every token.
-
-    Tokens are whitespace-separated words; streaming yields them one by one.
-    """
-
-    def __init__(
-        self,
-        responses: Sequence[str] | Callable[[list[Message]], str] | None = None,
-        *,
-        model_id: str = "fake",
-        logprob: float = -0.1,
-        context_window: int = 4096,
-    ):
-        self.model_id = model_id
-        self._responses = responses
-        self._i = 0
-        self._lock = threading.Lock()
-        self.logprob = logprob
-        self.context_window = context_window
-        self.calls: list[list[Message]] = []
-
-    def _reply(self, messages: list[Message]) -> str:
-        if callable(self._responses):
-            return self._responses(messages)
-        if self._responses:
-            with self._lock:
-                reply = self._responses[self._i % len(self._responses)]
-                self._i += 1
-            return reply
-        last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        return f"echo: {last}"
-
-    def _generate(self, messages, params, *, on_token, logits_processors):  # type: ignore[no-untyped-def]
-        with self._lock:
-            self.calls.append(messages)
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        if prompt_tokens > self.context_window:
-            from .errors import ContextLengthError
-
-            raise ContextLengthError(
-                f"the prompt is {prompt_tokens} tokens; {self.model_id} accepts {self.context_window}"
-            )
-        words = self._reply(messages).split(" ")
-        out: list[str] = []
-        finish = "stop"
-        for i, word in enumerate(words):
-            if i >= params.max_tokens:
-                finish = "length"
-                break
-            piece = word if i == 0 else " " + word
-            candidate, hit = apply_stop("".join(out) + piece, params.stop)
-            if hit:
-                if on_token and len(candidate) > len("".join(out)):
-                    on_token(candidate[len("".join(out)):])
-                out = [candidate]
-                break
-            out.append(piece)
-            if on_token:
-                on_token(piece)
-        text = "".join(out)
-        n = len(text.split())
-        return Generation(
-            text=text,
-            model=self.model_id,
-            tokens=text.split(),
-            logprobs=[self.logprob] * n,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=n,
-            finish_reason=finish,
-        )
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -283,6 +246,8 @@ class ModelSpec:
     kind: str = "causal-lm"
     available: Callable[[], bool] | None = None
     aliases: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    """What ``pilotfish models`` shows beside the id: size, quantization, context window, license..."""
 
     def is_available(self) -> bool:
         try:
@@ -318,8 +283,9 @@ class ModelRegistry:
         kind: str = "causal-lm",
         available: Callable[[], bool] | None = None,
         aliases: Sequence[str] = (),
+        details: dict[str, Any] | None = None,
     ) -> None:
-        spec = ModelSpec(model_id, factory, description, kind, available, tuple(aliases))
+        spec = ModelSpec(model_id, factory, description, kind, available, tuple(aliases), dict(details or {}))
         for name in (model_id, *aliases):
             self.models[name] = spec
 

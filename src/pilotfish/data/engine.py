@@ -49,7 +49,8 @@ def apply_job(job: dict[str, Any], records: list[Record]) -> tuple[list[Record],
         rep = res.report
         return res.records, {"method": rep.method, "model": rep.model, "inputs": rep.inputs, "outputs": rep.outputs,
                              "unparseable": rep.unparseable, "unparseable_samples": rep.unparseable_samples,
-                             "duplicates_removed": rep.duplicates_removed, "seconds": rep.seconds}
+                             "duplicates_removed": rep.duplicates_removed, "seconds": rep.seconds,
+                              "dropped": dict(rep.dropped)}
     if job.get("op") == "score":
         if key not in _PILOTS:
             _PILOTS[key] = data_pilot(list(job.get("scorers", [])), job.get("options"))
@@ -76,6 +77,8 @@ def _merge_reports(job: dict[str, Any], parts: Sequence[dict[str, Any]]) -> Synt
         rep.unparseable += p["unparseable"]
         rep.unparseable_samples = (rep.unparseable_samples + p["unparseable_samples"])[:5]
         rep.duplicates_removed += p["duplicates_removed"]
+        for why, n in p.get("dropped", {}).items():
+            rep.dropped[why] = rep.dropped.get(why, 0) + n
         rep.seconds += p["seconds"]
     return rep
 

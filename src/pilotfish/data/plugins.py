@@ -1,6 +1,7 @@
 """The data tools as plugins (entry points in pyproject.toml, like any third-party plugin).
 
-- ``synthesis``: ``synthesize`` for the methods ``scratch``, ``label``, ``paraphrase`` (trylast,
+- ``synthesis``: ``synthesize`` for the methods ``scratch``, ``label``, ``paraphrase``, ``questions``
+  (the large model writes questions about passages, :mod:`.teacher`) (trylast,
   so an installed plugin can take over a method or add one).
 - ``distillers``: ``distill`` for ``classification``, ``generation``, ``whitebox`` (trylast).
 - Curation scorers, each ``score_examples``: ``perplexity``, ``ifd``, ``coverage``,
@@ -53,6 +54,11 @@ class Synthesis(Plugin):
             _params(p, {"n", "temperature", "max_tokens", "max_chars", "seed", "dedup_threshold", "min_ratio"}, method)
             p.setdefault("dedup_threshold", self.options.dedup_threshold)
             return synthesis.paraphrase(records, model, **p)
+        if method == "questions":
+            from .teacher import teacher_questions
+
+            _params(p, {"n", "unanswerable_every", "seed", "max_tokens"}, method)
+            return teacher_questions(records, model, **p)
         return None
 
 

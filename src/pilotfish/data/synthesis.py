@@ -61,6 +61,8 @@ class SynthesisReport:
     unparseable_samples: list[str] = field(default_factory=list)
     duplicates_removed: int = 0
     seconds: float = 0.0
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Candidates a filter removed, by reason (e.g. the teacher's round trip)."""
 
     def note_unparseable(self, raw: str) -> None:
         self.unparseable += 1
@@ -70,7 +72,8 @@ class SynthesisReport:
     def summary(self) -> str:
         return (f"{self.method} with {self.model}: {self.inputs} in, {self.outputs} out, "
                 f"{self.unparseable} unparseable, {self.duplicates_removed} near-duplicates removed, "
-                f"{self.seconds:.1f} s")
+                + "".join(f"{n} dropped ({why}), " for why, n in self.dropped.items())
+                + f"{self.seconds:.1f} s")
 
 
 @dataclass

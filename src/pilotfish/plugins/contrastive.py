@@ -18,7 +18,7 @@ Config::
     plugins = ["contrastive"]
 
     [pilotfish.plugin.contrastive]
-    amateur = "truncate:16:smollm2-135m"
+    amateur = "truncate:16:hf:smollm2-135m"
     beta = 0.5
     alpha = 0.1
 """
@@ -67,7 +67,7 @@ class Contrastive(Plugin):
     name = "contrastive"
 
     class Options(PluginOptions):
-        amateur: str = "truncate:16:smollm2-135m"
+        amateur: str = "truncate:16:hf:smollm2-135m"
         beta: float = Field(0.5, ge=0)
         """Strength of the contrast (0 = plain expert decoding)."""
         alpha: float = Field(0.1, gt=0, le=1)

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from pilotfish.core.hookspecs import hookimpl
 from pilotfish.core.plugin import Plugin, PluginOptions
-from pilotfish.core.types import Document, RepairResult, Request, Route, Verdict
+from pilotfish.core.types import Document, RepairResult, Request, Verdict
 
 REFUSAL = "The sources do not support an answer to this question."
 
@@ -131,21 +131,10 @@ class Regenerate(Plugin):
         messages = list(pilot.hooks.build_messages(request, documents, pilot))
         messages.append({"role": "assistant", "content": text})
         messages.append({"role": "user", "content": feedback_message(text, failed, o.max_claims)})
-        model = _routed_model(request, pilot)
+        model = pilot.model_for(request)
         generation = pilot.hooks.generate(request, messages, model, None, pilot)
         new = (getattr(generation, "text", "") or "").strip()
         if not new:
             return RepairResult(o.refusal, "refuse", note="the model returned nothing when asked again")
         named = "; ".join(v.claim or v.message for v in failed[: o.max_claims])
         return RepairResult(new, "regenerate", note=f"asked again about: {named}")
-
-
-def _routed_model(request: Request, pilot: Any) -> Any:
-    decided = pilot.hooks.route(request, pilot)
-    if decided is None:
-        return pilot.get_model()
-    if isinstance(decided, Route):
-        return pilot.get_routed_model(decided)
-    if isinstance(decided, str):
-        return pilot.get_model(decided)
-    return decided

@@ -8,11 +8,11 @@ transformers' universal assisted generation re-tokenizes the draft's text for th
 Config::
 
     [pilotfish]
-    model = "gemma3-270m"
+    model = "hf:gemma3-270m"
     plugins = ["speculative"]
 
     [pilotfish.plugin.speculative]
-    draft = "smollm2-135m"
+    draft = "hf:smollm2-135m"
     num_assistant_tokens = 8
 
 Both models must be local (white-box) Hugging Face models.
@@ -56,7 +56,7 @@ class _Streamer:
         if self.stopped:
             return
         self.ids.extend(ids)
-        from pilotfish.adapters.huggingface import emit_stable
+        from pilotfish.core.models import emit_stable
 
         text, hit = apply_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True), self.stop)
         if hit:
@@ -103,11 +103,15 @@ def speculative_generate(target: Any, draft: Any, messages: list[Message], param
 
     import torch
 
-    from pilotfish.adapters.huggingface import HFCausalLM
+    from pilotfish.models.hf import HFCausalLM
 
     for m in (target, draft):
-        if not isinstance(m, HFCausalLM):
+        if not getattr(m, "white_box", False):
             raise WhiteBoxRequiredError("speculative", m)
+        if not isinstance(m, HFCausalLM):
+            raise PilotfishError(
+                f"speculative: {m.model_id!r} runs on llama.cpp; this plugin drives transformers' assisted "
+                f"generation, so name the transformers copies (e.g. model = 'hf:{m.model_id}')")
     ids = target.prompt_ids(messages)
     max_new = int(params.get("max_tokens", 256))
     temperature = float(params.get("temperature", 0.0))
@@ -174,7 +178,7 @@ class Speculative(Plugin):
     name = "speculative"
 
     class Options(PluginOptions):
-        draft: str = "smollm2-135m"
+        draft: str = "hf:smollm2-135m"
         """Model id of the draft (a local causal LM)."""
         num_assistant_tokens: int | None = None
         """Tokens drafted per step (transformers adapts it when unset)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,27 +11,6 @@ from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import Document, Request
 
 from .index import Index, open_index
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run a single short query encoding on one torch thread.
-
-    A query is a few dozen tokens: splitting its tiny matmuls over threads costs more than it
-    saves, and on a busy CPU the OpenMP workers spin (measured here: 458 ms of CPU for one MiniLM
-    query with 2 threads, 15 ms with 1).
-    """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class RetrieverOptions(PluginOptions):

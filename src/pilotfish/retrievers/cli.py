@@ -85,9 +85,26 @@ def run_index(corpus: str, out: str, names: list[str], options: dict[str, dict[s
     return report
 
 
+def corpus_index(corpus: str, retrievers: list[str] | None = None) -> Path:
+    """The index of a corpus folder (or ``bbc``) in the cache, built on first use with a progress bar and
+    reused afterwards (``pilotfish index CORPUS --out DIR`` updates or rebuilds an index by hand)."""
+    from pilotfish.data.corpora import resolve_corpus
+    from pilotfish.models.cache import cache_dir
+
+    root = resolve_corpus(corpus).resolve()
+    if not root.is_dir():
+        raise InputError(f"corpus {corpus!r}: {str(root)!r} is not a folder (give a folder of .txt/.md files, or 'bbc')")
+    out = cache_dir() / "indexes" / f"{root.name}-{hashlib.sha1(str(root).encode()).hexdigest()[:10]}"
+    if not (out / MANIFEST).is_file():
+        names = retrievers or default_retrievers()
+        click.echo(f"building the index of {root} (first use; reused afterwards) -> {out}", err=True)
+        run_index(str(root), str(out), names, {}, 100, 1)
+    return out
+
+
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from pilotfish.cli import _config_option
+    from pilotfish.cli import config_option
 
     @cli.command(name="index")
     @click.argument("corpus", type=click.Path(file_okay=False))
@@ -97,7 +114,7 @@ def register_commands(cli: Any) -> None:
     @click.option("--max-words", type=click.IntRange(min=5), default=100, show_default=True, help="passage size")
     @click.option("--overlap", type=click.IntRange(min=0), default=1, show_default=True, help="sentences shared by neighbours")
     @click.option("--quiet", "-q", is_flag=True)
-    @_config_option
+    @config_option
     def index_command(corpus: str, out: str | None, retrievers: str | None, max_words: int, overlap: int,
                       quiet: bool, config_path: str | None) -> None:
         """Index the text/markdown files under CORPUS (incremental: only new or changed files are encoded)."""
@@ -114,11 +131,11 @@ def register_commands(cli: Any) -> None:
     @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True)
     @click.option("--plugin", "-p", "plugins", multiple=True, help="retriever/reranker plugin to enable (default: the index's)")
     @click.option("--json", "as_json", is_flag=True)
-    @_config_option
+    @config_option
     def search_command(query: str, index: str, k: int, plugins: tuple[str, ...], as_json: bool,
                        config_path: str | None) -> None:
         """Print the passages the configured retrievers find for QUERY, with doc ids and scores."""
-        from pilotfish.cli import build_pilot
+        from pilotfish.core.build import build_pilot
 
         if not query.strip():
             raise InputError("the search query is empty")
@@ -141,7 +158,7 @@ def register_commands(cli: Any) -> None:
     @eval_group.command(name="retrieval")
     @click.option("--corpus", required=True, type=click.Path(file_okay=False), help="corpus directory")
     @click.option("--queries", required=True, type=click.Path(dir_okay=False), help="JSONL: question, doc_id, evidence, kind")
-    @_config_option
+    @config_option
     @click.option("--index", "-i", "index", default=None, help="index directory to build/reuse (default: a cache folder)")
     @click.option("--retrievers", "-r", default=None, help="comma-separated retrievers (default: config's, else bm25,dense)")
     @click.option("--plugin", "-p", "plugins", multiple=True, help="extra plugin to enable (e.g. a reranker)")
@@ -219,10 +236,9 @@ def register_commands(cli: Any) -> None:
 
         from .reranker_train import RerankerTrainConfig, train_reranker
 
-        if corpus == "bbc":
-            from pilotfish.data.corpora import bbc_dir
+        from pilotfish.data.corpora import resolve_corpus
 
-            corpus = str(bbc_dir())
+        corpus = str(resolve_corpus(corpus))
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = RerankerTrainConfig(queries=queries, group=group, steps=steps, batch_size=batch_size, lr=lr,
                                   max_minutes=max_minutes, init=init, exclude_docs=excluded, seed=seed)
@@ -269,9 +285,9 @@ def _index_covers(index: str, corpus: str, names: list[str], max_words: int, ove
 def eval_retrieval_report(corpus: str, queries: str, config_path: str | None, index: str | None,
                           retrievers: str | None, plugins: tuple[str, ...] = (), max_words: int = 100,
                           overlap: int = 1, quiet: bool = True) -> dict[str, Any]:
-    from pilotfish.adapters.huggingface import cache_dir
     from pilotfish.core.config import load_config
     from pilotfish.core.pilot import Pilot
+    from pilotfish.models.cache import cache_dir
 
     from .evaluate import evaluate, load_queries
     from .index import open_index

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pilotfish.core.errors import MissingDependencyError, ModelError
+from pilotfish.models.hardware import cpu_has_bf16
 
-from .base import RetrieverOptions, RetrieverPlugin, Searcher, one_thread
+from .base import RetrieverOptions, RetrieverPlugin, Searcher
 from .index import BuildContext, Index, IndexError_, check_setting
 
 DEFAULT_MODEL = "default"
@@ -34,7 +35,7 @@ _PUNCT = re.compile(r"^[^\w\s]+$")
 
 
 def default_model_path() -> Path:
-    from pilotfish.adapters.huggingface import cache_dir
+    from pilotfish.models.cache import cache_dir
 
     return cache_dir() / "models" / "colbert-minilm"
 
@@ -71,7 +72,7 @@ class ColbertEncoder:
         self._recent: dict[str, Any] = {}
         """The last few encoded queries: a hybrid + rerank pass encodes its query once for the colbert
         retriever and the MaxSim reranker (kept tiny so separate passes never share work)."""
-        self.bf16 = _bf16_ok()
+        self.bf16 = cpu_has_bf16()
         """Documents are encoded under bfloat16 autocast where the CPU has native bf16 (2x faster,
         cosine to fp32 vectors > 0.9999); queries stay fp32."""
 
@@ -101,7 +102,7 @@ class ColbertEncoder:
         torch = _torch()
         from transformers import AutoModel, AutoTokenizer
 
-        from pilotfish.adapters.huggingface import minilm_path
+        from pilotfish.models.packaged import minilm_path
 
         path = str(minilm_path())
         bert = AutoModel.from_pretrained(path)
@@ -263,12 +264,6 @@ class ColbertEncoder:
                         pooled[i] = vec[row]
         out = [result[i] for i in range(len(texts))]
         return out
-
-
-def _bf16_ok() -> bool:
-    from pilotfish.adapters.huggingface import cpu_has_bf16
-
-    return cpu_has_bf16()
 
 
 def _read_state_dict(path: Path) -> dict[str, Any]:
@@ -543,8 +538,7 @@ class ColbertSearcher(Searcher):
         self.n = len(self.lens)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        with one_thread():
-            q = self.encoder.encode_query(query)
+        q = self.encoder.encode_query(query)
         return self.search_vectors(q, k)
 
     def search_vectors(self, q: Any, k: int) -> list[tuple[int, float]]:

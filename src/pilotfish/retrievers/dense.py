@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from pilotfish.core.errors import ConfigError, MissingDependencyError, ModelError
 
-from .base import RetrieverOptions, RetrieverPlugin, Searcher, one_thread
+from .base import RetrieverOptions, RetrieverPlugin, Searcher
 from .index import BuildContext, Index, IndexError_, check_setting
 
 DEFAULT_MODEL = "minilm"
@@ -126,7 +126,7 @@ def build(ctx: BuildContext) -> dict[str, Any]:
     bar.update(len(ids) - len(todo))
     import torch
 
-    from .colbert import _bf16_ok
+    from pilotfish.models.hardware import cpu_has_bf16
 
     shared = ctx.shared.get(f"sentence_vectors:{model_id}") or {}
     done: list[int] = []
@@ -137,7 +137,7 @@ def build(ctx: BuildContext) -> dict[str, Any]:
         bar.update(len(done))
         todo = [i for i in todo if ids[i] not in shared]
     # bfloat16 autocast where the CPU has native bf16: 2x faster, cosine to fp32 > 0.9999
-    with torch.autocast("cpu", torch.bfloat16, enabled=_bf16_ok()):
+    with torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16()):
         for s in range(0, len(todo), 256):
             chunk = todo[s:s + 256]
             vectors[chunk] = embedder.embed([ctx.passages[i].index_text() for i in chunk])
@@ -191,8 +191,7 @@ class DenseSearcher(Searcher):
         self.position = {p.id: i for i, p in enumerate(index.passages)}
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        with one_thread():
-            vec = self.embedder.embed([query])
+        vec = self.embedder.embed([query])
         res = self.collection.query(query_embeddings=[vec[0]], n_results=min(k, len(self.position)),
                                     include=["distances"])
         return [(self.position[pid], 1.0 - float(d)) for pid, d in zip(res["ids"][0], res["distances"][0], strict=True)

@@ -116,8 +116,11 @@ def iter_files(root: Path) -> Iterator[tuple[str, Path]]:
 
 
 def load_directory(root: str | Path) -> LoadReport:
-    """Every text/markdown file under ``root``; undecodable ones are skipped with a warning."""
-    root = Path(root)
+    """Every text/markdown file under ``root`` (``bbc``: the packaged BBC News corpus); undecodable ones are
+    skipped with a warning."""
+    from pilotfish.data.corpora import resolve_corpus
+
+    root = resolve_corpus(root)
     if not root.exists():
         raise InputError(f"corpus directory {str(root)!r} does not exist")
     if not root.is_dir():

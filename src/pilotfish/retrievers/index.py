@@ -221,7 +221,9 @@ def build_index(
     if unknown:
         raise ConfigError(f"unknown retriever(s) {', '.join(unknown)} (known: {', '.join(KNOWN_RETRIEVERS)})")
     progress = progress or _null_progress
-    corpus = Path(corpus).resolve()
+    from pilotfish.data.corpora import resolve_corpus
+
+    corpus = resolve_corpus(corpus).resolve()
     out = Path(out).resolve()
     if out == corpus or corpus in out.parents:
         pass  # allowed, but the index's own files are never read as documents (they are .json/.npy)

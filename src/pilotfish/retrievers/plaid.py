@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from pilotfish.core.errors import MissingDependencyError, ModelError
 
-from .base import RetrieverOptions, RetrieverPlugin, Searcher, one_thread
+from .base import RetrieverOptions, RetrieverPlugin, Searcher
 from .index import BuildContext, Index, IndexError_
 
 PART = "plaid"
@@ -48,7 +48,7 @@ _HUB_BASES = {"bert-base-uncased": "bert", "bert-large-uncased": "bert", "bert-b
 
 def _model_type_stub(model_type: str) -> str:
     """A folder with just ``{"model_type": ...}``: all ``class_factory`` reads from a config."""
-    from pilotfish.adapters.huggingface import cache_dir
+    from pilotfish.models.cache import cache_dir
 
     d = cache_dir() / "plaid-model-types" / model_type
     d.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def _patch_class_factory(module: Any, original: Any) -> None:
 def colbert_ai() -> Any:
     """Import colbert-ai (patched for transformers 5, C++ extensions compiled under the cache)."""
     global _patched
-    from pilotfish.adapters.huggingface import cache_dir
+    from pilotfish.models.cache import cache_dir
 
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(cache_dir() / "torch_extensions"))
     try:
@@ -254,7 +254,7 @@ class PlaidSearcher(Searcher):
         self._lock = threading.Lock()
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        with self._lock, _quiet(), one_thread():
+        with self._lock, _quiet():
             pids, _ranks, scores = self.searcher.search(query, k=min(k, self.n))
         return [(int(p), float(s)) for p, s in zip(pids, scores, strict=True)]
 

@@ -38,7 +38,7 @@ RERANKER_NAME = "reranker-minilm"
 
 def default_reranker_path() -> Path:
     """Where ``pilotfish train reranker`` writes by default: ``<cache>/models/reranker-minilm``."""
-    from pilotfish.adapters.huggingface import cache_dir
+    from pilotfish.models.cache import cache_dir
 
     return cache_dir() / "models" / RERANKER_NAME
 
@@ -60,7 +60,7 @@ class RerankerTrainConfig:
 
 def _init_path(init: str) -> tuple[Path, str]:
     if init == "minilm":
-        from pilotfish.adapters.huggingface import minilm_path
+        from pilotfish.models.packaged import minilm_path
 
         return Path(minilm_path()), "all-MiniLM-L6-v2"
     if init == "verifier":

@@ -106,12 +106,10 @@ class MaxSimReranker(_ScoringReranker):
     def scores(self, query: str, documents: list[Document], pilot: Any = None) -> list[float]:
         import numpy as np
 
-        from .base import one_thread
         from .colbert import get_encoder
 
         enc = get_encoder(self.options.model or self._index_model(pilot))  # type: ignore[attr-defined]
-        with one_thread():
-            q = enc.encode_query(query)
+        q = enc.encode_query(query)
         vecs = self.stored_vectors(pilot, enc, documents)
         todo = [i for i, v in enumerate(vecs) if v is None]
         if todo:
@@ -234,7 +232,7 @@ class CrossEncoderReranker(_ScoringReranker):
     def scores(self, query: str, documents: list[Document], pilot: Any = None) -> list[float]:
         import torch
 
-        from pilotfish.adapters.huggingface import cpu_has_bf16
+        from pilotfish.models.hardware import cpu_has_bf16
 
         o = self.options
         tok, net = load_cross_encoder(o.model)  # type: ignore[attr-defined]

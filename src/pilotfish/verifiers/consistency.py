@@ -43,11 +43,9 @@ class ConsistencyVerifier(Plugin):
     Options = ConsistencyOptions
 
     def sample(self, request: Request, documents: list[Document], pilot: Any) -> list[str]:
-        from pilotfish.plugins.repair import _routed_model
-
         o = self.options
         messages = pilot.hooks.build_messages(request, documents, pilot)
-        model = _routed_model(request, pilot)
+        model = pilot.model_for(request)
         params = dict(request.params)
         params.update(temperature=o.temperature, max_tokens=o.max_tokens or params.get("max_tokens", 256))
         out = []

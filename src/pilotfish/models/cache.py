@@ -1,0 +1,43 @@
+"""Where pilotfish keeps what it builds once: converted and assembled model files, trained models.
+
+``$PILOTFISH_CACHE`` or the user cache dir (e.g. ``~/.cache/pilotfish``); models live in its
+``models/`` folder. A :class:`FileLock` makes sure two processes never build the same file at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def cache_dir() -> Path:
+    """``$PILOTFISH_CACHE`` or the user cache dir; models live in its ``models/`` folder."""
+    env = os.environ.get("PILOTFISH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("pilotfish"))
+
+
+class FileLock:
+    """An exclusive ``flock`` on ``path`` (created with its folder), held for the ``with`` block."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fh: Any = None
+
+    def __enter__(self) -> FileLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "w")
+        fcntl.flock(self._fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import fcntl
+
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()

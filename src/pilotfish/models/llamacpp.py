@@ -1,0 +1,566 @@
+"""Local GGUF models on llama.cpp (through ``llama-cpp-python``): the default backend for local LMs.
+
+:class:`LlamaCppModel` is a :class:`~pilotfish.core.models.WhiteBoxModel`:
+
+- the GGUF is memory-mapped as it is (no fp32 conversion); its own chat template (GGUF metadata,
+  rendered with jinja2 as llama-cpp-python's ``Jinja2ChatFormatter`` does) formats chat prompts;
+- next-token logits and prompt-token log-probs, logits for several positions in one pass
+  (:meth:`LlamaCppModel.position_logits`, what speculative decoding verifies with);
+- the KV cache is reused by prefix: every call finds the longest prefix its sequence already holds and
+  removes the rest (``llama_memory_seq_rm``), so a repeated prompt prefix is never computed twice and a
+  rejected draft is rolled back by position;
+- greedy and seeded sampling, top-p, stop sequences, streaming, logits processors;
+- generation is continuous batching: every :meth:`generate` call (from any thread) becomes a job of one
+  engine loop per model, and the loop decodes one token of every running job in a single
+  ``llama_decode`` call (llama.cpp sequences), admitting new jobs between steps and feeding long
+  prompts in chunks so running jobs keep streaming.
+
+Sequence 0 is kept for the direct white-box calls (logits, log-probs); sequences 1.. run generation
+jobs, each with ``context_window`` cells of KV cache. A job waits for a free sequence.
+
+Threads follow :func:`pilotfish.core.threads.threads_now`, checked before every decode step.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pilotfish.core.errors import (
+    ContextLengthError,
+    InputError,
+    MissingDependencyError,
+    ModelError,
+    PilotfishWarning,
+)
+from pilotfish.core.models import (
+    GenerationParams,
+    Prompt,
+    WhiteBoxModel,
+    apply_stop,
+    emit_stable,
+    normalize_prompt,
+    plain_prompt,
+)
+from pilotfish.core.prompts import merge_consecutive
+from pilotfish.core.threads import threads_now
+from pilotfish.core.types import Generation, Message
+
+
+def require_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+        from llama_cpp import _logger
+    except ImportError as exc:
+        raise MissingDependencyError("llama-cpp-python", "models", "local GGUF models") from exc
+    _logger.set_verbose(False)
+    return llama_cpp
+
+
+def log_softmax(row: np.ndarray) -> np.ndarray:
+    m = row.max()
+    shifted = row - m
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+@dataclass
+class _Job:
+    ids: list[int]
+    max_new: int
+    params: GenerationParams
+    on_token: Callable[[str], None] | None
+    processors: list[Any]
+    rng: np.random.Generator
+    holdback: int
+    capture: bool = False
+    """Stop after the first step and keep its log-probs (``first_token_logprobs``)."""
+    first_logprobs: np.ndarray | None = None
+    slot: int = -1
+    fed: int = 0
+    """How many tokens of ``ids + out[:-1]`` are in the KV cache."""
+    out: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    pieces: bytearray = field(default_factory=bytearray)
+    text: str = ""
+    emitted: int = 0
+    finish: str = "length"
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+class LlamaCppModel(WhiteBoxModel):
+    """A GGUF model on llama.cpp (see the module doc).
+
+    Args:
+        path: the ``.gguf`` file.
+        model_id: the id this model is known by.
+        context_window: KV cells per sequence (the longest prompt + answer).
+        parallel: sequences in the context (one for white-box calls, the rest for generation jobs).
+        n_batch: the most tokens one ``llama_decode`` call takes.
+    """
+
+    def __init__(self, path: str | Path, model_id: str | None = None, *, context_window: int = 4096,
+                 parallel: int = 4, n_batch: int = 512):
+        llama_cpp = require_llama_cpp()
+        from llama_cpp import _internals
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"no GGUF file at {str(path)!r}")
+        if parallel < 2:
+            raise InputError("parallel must be at least 2 (one sequence for white-box calls, one for generation)")
+        self._llama = llama_cpp
+        self.path = path
+        self.model_id = model_id or f"gguf:{path}"
+        mparams = llama_cpp.llama_model_default_params()
+        mparams.n_gpu_layers = 0
+        try:
+            self._model = _internals.LlamaModel(path_model=str(path), params=mparams, verbose=False)
+        except ValueError as exc:
+            raise ModelError(f"llama.cpp could not load {str(path)!r}: {exc} (is it a complete GGUF file?)") from None
+        train_ctx = self._model.n_ctx_train()
+        self.context_window: int = int(min(context_window, train_ctx) if train_ctx > 0 else context_window)
+        self.parallel = parallel
+        self.n_batch = n_batch
+        self._threads = threads_now()
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = self.context_window * parallel
+        cparams.n_batch = n_batch
+        cparams.n_ubatch = n_batch
+        cparams.n_seq_max = parallel
+        cparams.kv_unified = False
+        cparams.n_threads = self._threads
+        cparams.n_threads_batch = self._threads
+        cparams.no_perf = True
+        try:
+            self._ctx = _internals.LlamaContext(model=self._model, params=cparams, verbose=False)
+        except ValueError as exc:
+            raise ModelError(f"llama.cpp could not create a context for {self.model_id}: {exc}") from None
+        self._batch = llama_cpp.llama_batch_init(n_batch, 0, parallel)
+        self._mem = llama_cpp.llama_get_memory(self._ctx.ctx)
+        self._vocab = self._model.vocab
+        self.vocab_size = int(self._model.n_vocab())
+        self.metadata = self._model.metadata()
+        self.chat_template: str | None = self.metadata.get("tokenizer.chat_template") or None
+        self.has_chat_template = self.chat_template is not None
+        self._bos = self._model.token_bos()
+        self._eos = self._model.token_eos()
+        self._add_bos = bool(self._model.add_bos_token())
+        self.eos_token_ids = tuple(t for t in {self._eos, self._model.token_eot()} if t >= 0)
+        self.tokenizer = self  # encode / decode / get_vocab live here
+        self._formatter: Any = None
+        self._lock = threading.RLock()
+        """Held for every use of the context (decode, cache edits)."""
+        self._slots: list[list[int]] = [[] for _ in range(parallel)]
+        """The tokens each sequence holds in the KV cache, in order."""
+        self._busy = [False] * parallel
+        self._busy[0] = True  # sequence 0: direct white-box calls
+        self._cv = threading.Condition()
+        self._pending: list[_Job] = []
+        self._active: list[_Job] = []
+        self._loop: threading.Thread | None = None
+        self._closed = False
+        self.stats = {"steps": 0, "batched_tokens": 0, "max_batch": 0}
+
+    # -- tokens -----------------------------------------------------------------------------------
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        if not text:
+            return [self._bos] if add_special_tokens and self._add_bos else []
+        return list(self._model.tokenize(text.encode("utf-8"), add_special_tokens and self._add_bos, True))
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(256)
+        n = self._llama.llama_token_to_piece(self._vocab, int(token), buf, 256, 0, special)
+        return buf.raw[: max(n, 0)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return bytes(b"".join([self.piece(t) for t in ids])).decode("utf-8", errors="replace")
+
+    def get_vocab(self) -> dict[str, int]:
+        """Token text -> id (what ``same_vocabulary`` checks compare)."""
+        return {self._model.token_get_text(i): i for i in range(self.vocab_size)}
+
+    def vocab_signature(self) -> tuple[int, str]:
+        """A cheap identity of the vocabulary: size and the texts of a spread of tokens."""
+        picks = range(0, self.vocab_size, max(1, self.vocab_size // 64))
+        return self.vocab_size, "\x00".join(self._model.token_get_text(i) for i in picks)
+
+    def is_eog(self, token: int) -> bool:
+        return bool(self._llama.llama_vocab_is_eog(self._vocab, int(token)))
+
+    def format_prompt(self, prompt: Prompt) -> str:
+        messages = normalize_prompt(prompt)
+        if not self.has_chat_template:
+            return plain_prompt(messages)
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._formatter = Jinja2ChatFormatter(
+                self.chat_template or "", eos_token=self.decode_special(self._eos), bos_token=self.decode_special(self._bos),
+                add_generation_prompt=True,
+            )
+        try:
+            return str(self._formatter(messages=messages).prompt)
+        except Exception:  # a template that insists on alternating roles: join same-role turns, try again
+            try:
+                return str(self._formatter(messages=merge_consecutive(messages)).prompt)
+            except Exception as exc:
+                raise InputError(f"{self.model_id}'s chat template refused these messages: {exc}") from None
+
+    def decode_special(self, token: int) -> str:
+        return self.piece(token, special=True).decode("utf-8", errors="replace") if token >= 0 else ""
+
+    def prompt_ids(self, prompt: Prompt) -> list[int]:
+        text = self.format_prompt(prompt)
+        # a chat template writes its own special tokens; a base model gets the tokenizer's BOS
+        return self.encode(text, add_special_tokens=not self.has_chat_template)
+
+    # -- the KV cache and decoding (callers hold self._lock) ---------------------------------------
+
+    def _set_threads(self) -> None:
+        n = threads_now()
+        if n != self._threads:
+            self._llama.llama_set_n_threads(self._ctx.ctx, n, n)
+            self._threads = n
+
+    def _reuse_prefix(self, slot: int, ids: Sequence[int]) -> int:
+        """Keep the longest prefix of ``ids`` that ``slot`` holds (at most all but the last id, so there
+        is something to decode); drop the rest of its cache. Returns how many ids are kept."""
+        held = self._slots[slot]
+        n = 0
+        limit = min(len(held), len(ids) - 1)
+        while n < limit and held[n] == ids[n]:
+            n += 1
+        if n < len(held):
+            self._llama.llama_memory_seq_rm(self._mem, slot, n, -1)
+            del held[n:]
+        return n
+
+    def _decode(self, entries: list[tuple[int, Sequence[int], bool]]) -> list[np.ndarray | None]:
+        """One ``llama_decode`` of several sequences' next tokens: ``(slot, tokens, all_logits)`` each,
+        appended after what the slot holds. Returns per entry the logits rows (all tokens', or the last
+        token's as one row)."""
+        b = self._batch
+        j = 0
+        marks: list[tuple[int, int, bool]] = []
+        for slot, tokens, all_logits in entries:
+            start = len(self._slots[slot])
+            marks.append((j, len(tokens), all_logits))
+            for i, t in enumerate(tokens):
+                b.token[j] = int(t)
+                b.pos[j] = start + i
+                b.n_seq_id[j] = 1
+                b.seq_id[j][0] = slot
+                b.logits[j] = all_logits or i == len(tokens) - 1
+                j += 1
+        b.n_tokens = j
+        self._set_threads()
+        ret = self._llama.llama_decode(self._ctx.ctx, b)
+        if ret != 0:
+            raise ModelError(f"llama_decode failed for {self.model_id} (code {ret}: "
+                             f"{'no room in the KV cache' if ret == 1 else 'internal error'})")
+        self.stats["steps"] += 1
+        self.stats["batched_tokens"] += j
+        self.stats["max_batch"] = max(self.stats["max_batch"], len(entries))
+        out: list[np.ndarray | None] = []
+        for (first, n, all_logits), (slot, tokens, _) in zip(marks, entries, strict=True):
+            rows = range(first, first + n) if all_logits else [first + n - 1]
+            out.append(np.stack([self._row(r) for r in rows]))
+            self._slots[slot].extend(int(t) for t in tokens)
+        return out
+
+    def _row(self, i: int) -> np.ndarray:
+        ptr = self._llama.llama_get_logits_ith(self._ctx.ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self.vocab_size,)).copy()
+
+    def _feed(self, slot: int, ids: Sequence[int], all_logits: bool) -> np.ndarray:
+        """Bring ``slot`` to hold exactly ``ids``; the logits of the ids that had to be computed (all of
+        them, or the last one's row)."""
+        if len(ids) > self.context_window:
+            raise ContextLengthError(f"{len(ids)} tokens do not fit {self.model_id}'s context of {self.context_window}")
+        start = self._reuse_prefix(slot, ids)
+        rows = []
+        for i in range(start, len(ids), self.n_batch):
+            chunk = ids[i: i + self.n_batch]
+            got = self._decode([(slot, chunk, all_logits)])[0]
+            assert got is not None
+            rows.append(got)
+        return np.concatenate(rows) if all_logits else rows[-1]
+
+    # -- white-box calls (sequence 0) -----------------------------------------------------------------
+
+    def next_token_logits(self, input_ids: Sequence[int], past: Any = None) -> tuple[Any, Any]:
+        """Logits for the token after ``input_ids`` (a torch tensor) and an opaque ``past``.
+
+        The cache is matched by prefix, so ``past`` is only a hint: passing the previous call's ids plus
+        new ones computes just the new ones; any other ids roll the cache back to the common prefix.
+        """
+        import torch
+
+        ids = list(input_ids)
+        if not ids:
+            raise InputError("next_token_logits needs at least one id")
+        with self._lock:
+            row = self._feed(0, ids, all_logits=False)[-1]
+        return torch.from_numpy(row), len(ids)
+
+    def position_logits(self, input_ids: Sequence[int], n: int) -> np.ndarray:
+        """Logits after each of the last ``n`` positions of ``input_ids`` (``[n, vocab]``), in one pass
+        where the cache already holds the rest: what a speculative verifier needs."""
+        ids = list(input_ids)
+        if not 1 <= n <= len(ids):
+            raise InputError(f"n must be in 1..{len(ids)}, got {n}")
+        with self._lock:
+            start = self._reuse_prefix(0, ids)
+            if start > len(ids) - n:  # the cache holds some of the positions we need logits for
+                self._llama.llama_memory_seq_rm(self._mem, 0, len(ids) - n, -1)
+                del self._slots[0][len(ids) - n:]
+            logits = self._feed(0, ids, all_logits=True)
+        return logits[-n:]
+
+    def token_logprobs(self, text: str, prefix: str = "") -> list[float]:
+        prefix_ids = ([self._bos] if self._bos >= 0 else []) + (self.encode(prefix) if prefix else [])
+        text_ids = self.encode(text)
+        if not text_ids:
+            return []
+        ids = (prefix_ids + text_ids)[-self.context_window:]
+        n_text = min(len(text_ids), len(ids) - 1)
+        logits = self.position_logits(ids, n_text + 1)[:-1]
+        return [float(log_softmax(row)[t]) for row, t in zip(logits, ids[-n_text:], strict=True)]
+
+    # -- generation: jobs of the engine loop -----------------------------------------------------------
+
+    def _generate(self, messages: list[Message], params: GenerationParams, *, on_token: Any,
+                  logits_processors: list[Any]) -> Generation:
+        ids = self.prompt_ids(messages)
+        job = self._submit(ids, params, on_token, logits_processors)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return self._result(job)
+
+    def first_token_logprobs(self, prompt: Prompt) -> np.ndarray:
+        """Log-probs of the first token for ``prompt``, computed as a one-step generation job: it runs in
+        the sequence whose cache shares the longest prefix with the prompt (e.g. the one that just
+        answered from the same sources), so only the new tokens are computed."""
+        job = self._submit(self.prompt_ids(prompt), GenerationParams(max_tokens=1), None, [], capture=True)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        assert job.first_logprobs is not None
+        return job.first_logprobs
+
+    def generate_batch(self, prompts: Sequence[Prompt], **kwargs: Any) -> list[Generation]:
+        """Several prompts decoded together (one engine step advances every one of them)."""
+        from pilotfish.core.models import current_usage
+
+        params = GenerationParams(kwargs.get("max_tokens", 256), float(kwargs.get("temperature", 0.0)),
+                                  float(kwargs.get("top_p", 1.0)), list(kwargs.get("stop") or []), kwargs.get("seed"))
+        start = time.perf_counter()
+        jobs = [self._submit(self.prompt_ids(normalize_prompt(p)), params, None, []) for p in prompts]
+        results = []
+        for job in jobs:
+            job.done.wait()
+            if job.error is not None:
+                raise job.error
+            gen = self._result(job)
+            gen.latency_s = time.perf_counter() - start
+            usage = current_usage()
+            if usage is not None:
+                usage.record(self.model_id, gen.prompt_tokens, gen.completion_tokens, gen.latency_s)
+            results.append(gen)
+        return results
+
+    def _submit(self, ids: list[int], params: GenerationParams, on_token: Any, processors: list[Any],
+                capture: bool = False) -> _Job:
+        room = self.context_window - len(ids)
+        if room <= 0:
+            raise ContextLengthError(
+                f"the prompt is {len(ids)} tokens; {self.model_id} accepts at most {self.context_window} "
+                "(shorten the question or retrieve fewer passages)"
+            )
+        max_new = params.max_tokens
+        if max_new > room:
+            warnings.warn(f"{self.model_id}: max_tokens {max_new} cut to {room} to fit the context window",
+                          PilotfishWarning, stacklevel=4)
+            max_new = room
+        job = _Job(ids=ids, max_new=max_new, params=params, on_token=on_token, processors=list(processors),
+                   rng=np.random.default_rng(params.seed), holdback=max((len(s) for s in params.stop), default=1) - 1,
+                   capture=capture)
+        with self._cv:
+            if self._closed:
+                raise ModelError(f"{self.model_id} is closed")
+            self._pending.append(job)
+            if self._loop is None or not self._loop.is_alive():
+                self._loop = threading.Thread(target=self._run_loop, name=f"pilotfish-llamacpp-{self.model_id}",
+                                              daemon=True)
+                self._loop.start()
+            self._cv.notify()
+        return job
+
+    def _result(self, job: _Job) -> Generation:
+        return Generation(
+            text=job.text, model=self.model_id, tokens=[self.decode([t]) for t in job.out], logprobs=job.logprobs,
+            prompt_tokens=len(job.ids), completion_tokens=len(job.out), finish_reason=job.finish,
+            metadata={"queued_s": 0.0},
+        )
+
+    def _admit(self) -> None:
+        """Move pending jobs into free sequences, each into the one whose cache shares most of its prompt."""
+        while self._pending:
+            free = [s for s in range(1, self.parallel) if not self._busy[s]]
+            if not free:
+                return
+            job = self._pending.pop(0)
+
+            def shared(s: int, ids: list[int] = job.ids) -> int:
+                held, n = self._slots[s], 0
+                while n < min(len(held), len(ids)) and held[n] == ids[n]:
+                    n += 1
+                return n
+
+            job.slot = max(free, key=shared)
+            self._busy[job.slot] = True
+            self._active.append(job)
+
+    def _run_loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._pending and not self._active:
+                    if self._closed:
+                        return
+                    self._cv.wait(timeout=30)
+                    if not self._pending and not self._active:
+                        self._loop = None
+                        return
+                self._admit()
+                jobs = list(self._active)
+            try:
+                self._step(jobs)
+            except BaseException as exc:  # a failed decode fails the jobs of this step, not the loop
+                for job in jobs:
+                    self._finish(job, error=exc)
+
+    def _step(self, jobs: list[_Job]) -> None:
+        decoding = [j for j in jobs if j.fed >= len(j.ids)]
+        budget = self.n_batch - len(decoding)
+        if decoding:
+            budget = min(budget, 64)  # long prompts in small chunks while others stream
+        entries: list[tuple[int, Sequence[int], bool]] = []
+        stepping: list[tuple[_Job, bool]] = []
+        with self._lock:
+            for job in jobs:
+                if job.fed == 0:
+                    job.fed = self._reuse_prefix(job.slot, job.ids)
+                if job.fed < len(job.ids):
+                    if budget <= 0:
+                        continue
+                    chunk = job.ids[job.fed: job.fed + budget]
+                    budget -= len(chunk)
+                    job.fed += len(chunk)
+                    entries.append((job.slot, chunk, False))
+                    stepping.append((job, job.fed >= len(job.ids)))
+                else:
+                    entries.append((job.slot, [job.out[-1]], False))
+                    stepping.append((job, True))
+            rows = self._decode(entries) if entries else []
+        for (job, sample), row in zip(stepping, rows, strict=True):
+            if sample and row is not None:
+                self._advance(job, row[-1])
+
+    def _advance(self, job: _Job, scores: np.ndarray) -> None:
+        """Pick the job's next token from ``scores``; stream it; finish the job on EOS, stop or length."""
+        try:
+            if job.processors:
+                import torch
+
+                seq = torch.tensor([job.ids + job.out])
+                t = torch.from_numpy(scores)[None, :]
+                for proc in job.processors:
+                    t = proc(seq, t)
+                scores = t[0].float().numpy()
+            logp = log_softmax(scores.astype(np.float64))
+            if job.capture:
+                job.first_logprobs = logp
+                job.finish = "stop"
+                self._finish(job)
+                return
+            p = job.params
+            if p.temperature == 0:
+                token = int(np.argmax(scores))
+            else:
+                token = _sample(scores.astype(np.float64) / p.temperature, p.top_p, job.rng)
+            if self.is_eog(token):
+                job.finish = "stop"
+                self._finish(job)
+                return
+            job.out.append(token)
+            job.logprobs.append(float(logp[token]))
+            job.pieces += self.piece(token)
+            full = job.pieces.decode("utf-8", errors="replace")
+            cut, hit = apply_stop(full, p.stop)
+            if hit:
+                job.text = cut
+                job.finish = "stop"
+                self._finish(job)
+                return
+            job.text = full
+            if job.on_token:
+                job.emitted = emit_stable(job.on_token, full, job.emitted, job.holdback)
+            if len(job.out) >= job.max_new:
+                job.finish = "length"
+                self._finish(job)
+        except BaseException as exc:  # a raising on_token (a client went away) ends this job only
+            self._finish(job, error=exc)
+
+    def _finish(self, job: _Job, error: BaseException | None = None) -> None:
+        if job.done.is_set():
+            return
+        if error is None and job.on_token and len(job.text) > job.emitted:
+            try:
+                job.on_token(job.text[job.emitted:])
+            except BaseException as exc:
+                error = exc
+        job.error = error
+        with self._cv:
+            if job in self._active:
+                self._active.remove(job)
+            if job.slot >= 0:
+                # the sequence keeps its cache (prompt and answer) for the next job with the same prefix
+                self._busy[job.slot] = False
+        job.done.set()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+    def __del__(self) -> None:  # pragma: no cover - interpreter shutdown
+        try:
+            if getattr(self, "_batch", None) is not None:
+                self._llama.llama_batch_free(self._batch)
+                self._batch = None
+        except Exception:
+            pass
+
+
+def _sample(logits: np.ndarray, top_p: float, rng: np.random.Generator) -> int:
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    if top_p < 1.0:
+        order = np.argsort(-probs)
+        sorted_probs = probs[order]
+        keep = np.cumsum(sorted_probs) - sorted_probs < top_p
+        kept = sorted_probs * keep
+        return int(order[rng.choice(len(order), p=kept / kept.sum())])
+    return int(rng.choice(len(probs), p=probs))
