@@ -104,13 +104,15 @@ def main() -> None:
     for name in args.models:
         path = str(gguf_path(name))
         for threads in args.threads:
-            engines = [("pilotfish", lambda: bench_pilotfish(path, threads, args.tokens, args.prompt_words)),
-                       ("binding", lambda: bench_binding(path, threads, args.tokens, args.prompt_words))]
-            if name == "smollm2-135m":
-                engines.append(("transformers", lambda: bench_transformers(threads, args.tokens, args.prompt_words)))
-            for engine, fn in engines:
+            engines = ["pilotfish", "binding"] + (["transformers"] if name == "smollm2-135m" else [])
+            for engine in engines:
                 before = load()
-                prefill, gen = fn()
+                if engine == "pilotfish":
+                    prefill, gen = bench_pilotfish(path, threads, args.tokens, args.prompt_words)
+                elif engine == "binding":
+                    prefill, gen = bench_binding(path, threads, args.tokens, args.prompt_words)
+                else:
+                    prefill, gen = bench_transformers(threads, args.tokens, args.prompt_words)
                 rows.append((name, threads, engine, prefill, gen))
                 print(f"{name:<14} {threads:>3} {engine:<13} {prefill:14.1f} {gen:10.1f} {before:>6}", flush=True)
     print("\nratios (generation tokens/s):")
