@@ -232,11 +232,10 @@ def register_commands(cli: Any) -> None:
     def train_reranker_cmd(corpus: str, out: str | None, init: str, queries: int, group: int, steps: int,
                            batch_size: int, lr: float, max_minutes: float, exclude_docs: str | None, seed: int) -> None:
         """Train a cross-encoder reranker on cloze questions synthesized from CORPUS."""
+        from pilotfish.data.corpora import resolve_corpus
         from pilotfish.data.records import read_doc_ids
 
         from .reranker_train import RerankerTrainConfig, train_reranker
-
-        from pilotfish.data.corpora import resolve_corpus
 
         corpus = str(resolve_corpus(corpus))
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
