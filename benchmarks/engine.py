@@ -4,7 +4,9 @@
 
 Same GGUF files, one process, side by side:
 - ``pilotfish``: :class:`pilotfish.models.llamacpp.LlamaCppModel` (its engine loop, prefix cache, sampling in numpy);
-- ``binding``: llama-cpp-python's own ``Llama.eval`` (prefill) and ``create_completion`` (generation);
+- ``binding``: llama-cpp-python's own ``Llama.eval`` (prefill) and ``create_chat_completion`` (generation);
+- ``xllamacpp`` (when installed: ``pip install xllamacpp``): a prebuilt wheel with llama.cpp's server API,
+  timed by the server itself;
 - ``transformers``: pilotfish's HF backend (fp32, SmolLM2 only: Qwen in fp32 would need 6 GB and a
   10-minute conversion).
 For each model and thread count it reports prefill tokens/s (a fresh prompt of ``--prompt-words``
@@ -73,6 +75,24 @@ def bench_binding(path: str, threads: int, tokens: int, words: int) -> tuple[flo
     return prefill, n / max(total - n_prompt / prefill, 1e-6)
 
 
+def bench_xllamacpp(path: str, threads: int, tokens: int, words: int) -> tuple[float, float]:
+    """xllamacpp (a prebuilt wheel with llama.cpp's server API): its own timings of prefill and generation."""
+    import xllamacpp as xlc
+
+    p = xlc.CommonParams()
+    p.model.path = path
+    p.n_ctx = 2048
+    p.cpuparams.n_threads = threads
+    p.cpuparams_batch.n_threads = threads
+    p.n_parallel = 1
+    server = xlc.Server(p)
+    server.handle_completions({"prompt": "warm up", "n_predict": 2})
+    pre = server.handle_completions({"prompt": prompt_of(words, threads + 30), "n_predict": 1, "cache_prompt": False})
+    out = server.handle_chat_completions({"messages": [{"role": "user", "content": STORY}], "max_tokens": tokens,
+                                          "temperature": 0})
+    return float(pre["timings"]["prompt_per_second"]), float(out["timings"]["predicted_per_second"])
+
+
 def bench_transformers(threads: int, tokens: int, words: int) -> tuple[float, float]:
     import torch
 
@@ -91,6 +111,12 @@ def bench_transformers(threads: int, tokens: int, words: int) -> tuple[float, fl
     return prefill, g.completion_tokens / max(total - n_prompt / prefill, 1e-6)
 
 
+def has_xllamacpp() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("xllamacpp") is not None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
@@ -104,13 +130,16 @@ def main() -> None:
     for name in args.models:
         path = str(gguf_path(name))
         for threads in args.threads:
-            engines = ["pilotfish", "binding"] + (["transformers"] if name == "smollm2-135m" else [])
+            engines = ["pilotfish", "binding"] + (["xllamacpp"] if has_xllamacpp() else [])
+            engines += ["transformers"] if name == "smollm2-135m" else []
             for engine in engines:
                 before = load()
                 if engine == "pilotfish":
                     prefill, gen = bench_pilotfish(path, threads, args.tokens, args.prompt_words)
                 elif engine == "binding":
                     prefill, gen = bench_binding(path, threads, args.tokens, args.prompt_words)
+                elif engine == "xllamacpp":
+                    prefill, gen = bench_xllamacpp(path, threads, args.tokens, args.prompt_words)
                 else:
                     prefill, gen = bench_transformers(threads, args.tokens, args.prompt_words)
                 rows.append((name, threads, engine, prefill, gen))
@@ -120,6 +149,8 @@ def main() -> None:
         for threads in args.threads:
             r = {e: g for (n, t, e, _, g) in rows if n == name and t == threads}
             line = f"  {name} {threads} thread(s): pilotfish / binding = {r['pilotfish'] / r['binding']:.2f}"
+            if "xllamacpp" in r:
+                line += f", pilotfish / xllamacpp = {r['pilotfish'] / r['xllamacpp']:.2f}"
             if "transformers" in r:
                 line += f", pilotfish / transformers = {r['pilotfish'] / r['transformers']:.1f}x"
             print(line)
@@ -131,8 +162,8 @@ def main() -> None:
 
         labels = [f"{n.split('-')[0]}\n{t}thr\n{e}" for (n, t, e, _, _) in rows]
         fig, ax = plt.subplots(figsize=(max(6, len(rows) * 0.9), 4))
-        ax.bar(range(len(rows)), [g for *_, g in rows], color=["C0" if e == "pilotfish" else "C1" if e == "binding"
-                                                                else "C2" for (_, _, e, _, _) in rows])
+        colour = {"pilotfish": "C0", "binding": "C1", "xllamacpp": "C3", "transformers": "C2"}
+        ax.bar(range(len(rows)), [g for *_, g in rows], color=[colour[e] for (_, _, e, _, _) in rows])
         ax.set_xticks(range(len(rows)), labels, fontsize=7)
         ax.set_ylabel("generation tokens/s")
         ax.set_title("llama.cpp backend vs binding loop vs transformers (same GGUF)")

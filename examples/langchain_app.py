@@ -16,7 +16,7 @@ After: the same chain with
 
 Run::
 
-    python examples/langchain_app.py "Why did high fuel prices hit BA's profits?" [--model smollm2-135m]
+    python examples/langchain_app.py "Why did high fuel prices hit BA's profits?" [--model qwen2.5-1.5b]
 
 The chat model is pilotfish's own (``PilotChatModel``) so the example runs offline; in your app it
 is whatever LangChain chat model you already use (``ChatOpenAI(...)``...).
@@ -174,7 +174,7 @@ def pick_verifier() -> tuple[Any, str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("question", nargs="?", default="Why did high fuel prices hit BA's profits?")
-    parser.add_argument("--model", default="smollm2-135m", help="pilotfish model id of the chat model")
+    parser.add_argument("--model", default="qwen2.5-1.5b", help="pilotfish model id of the chat model")
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--retrievers", default="bm25,dense,colbert",
                         help="pilotfish retriever plugins to try, comma-separated (empty: the example's own)")

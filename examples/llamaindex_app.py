@@ -11,7 +11,7 @@
 
 Run::
 
-    python examples/llamaindex_app.py "Why did high fuel prices hit BA's profits?" [--model smollm2-135m]
+    python examples/llamaindex_app.py "Why did high fuel prices hit BA's profits?" [--model qwen2.5-1.5b]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class MiniLMReranker(pilotfish.Plugin):
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("question", nargs="?", default="Why did high fuel prices hit BA's profits?")
-    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--model", default="qwen2.5-1.5b")
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--retrievers", default="bm25,dense,colbert",
                         help="pilotfish retriever plugins to try, comma-separated (empty: LlamaIndex's vector retriever)")

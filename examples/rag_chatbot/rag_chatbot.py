@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--index", default="bbc-index", help="index directory (built or updated incrementally)")
     ap.add_argument("--corpus", default=None, help="documents to index (default: the BBC corpus)")
     ap.add_argument("--retrievers", default="bm25,dense", help="bm25,dense[,colbert]")
-    ap.add_argument("--model", default="smollm2-135m", help="the answering model")
+    ap.add_argument("--model", default="qwen2.5-1.5b", help="the answering model")
     ap.add_argument("--ask", default=None, help="answer one question and exit")
     ap.add_argument("-k", type=int, default=3, help="passages given to the model")
     args = ap.parse_args()

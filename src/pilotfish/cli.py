@@ -40,8 +40,11 @@ class PilotfishGroup(click.Group):
 
 @click.group(cls=PilotfishGroup)
 @click.version_option(package_name="pilotfish")
-def cli() -> None:
+@click.option("--verbose", "-v", is_flag=True, help="show the libraries' loading bars and warnings")
+def cli(verbose: bool) -> None:
     """pilotfish: small models helping large language models."""
+    if verbose:
+        os.environ["PILOTFISH_VERBOSE"] = "1"
 
 
 @cli.group(name="eval", cls=PilotfishGroup)
@@ -81,7 +84,7 @@ def print_answer(answer: Any, as_json: bool = False) -> None:
         click.echo("\nsources:")
         for i, doc in enumerate(answer.documents, start=1):
             title = f" {doc.title}" if doc.title else ""
-            click.echo(f"  [{i}] {doc.doc_id}{title}")
+            click.echo(f"  [{i}] {doc.id}{title}")
     print_verdicts(answer)
 
 

@@ -85,8 +85,9 @@ def rag_messages(request: Request, documents: Sequence[Document]) -> list[Messag
 
 def judge_messages(request: Request, documents: Sequence[Document], claim: str) -> list[Message]:
     """A yes/no question about one claim, on the answer's prompt up to and including the sources."""
+    asked = f"Question: {request.question}\n" if request.question.strip() else ""
     return [*_prefix(request, documents), {"role": "user", "content": (
-        f"Claim: {claim}\nIs this claim fully supported by the sources? Answer yes or no.")}]
+        f"{asked}Answer: {claim}\nIs this answer to the question fully supported by the sources? Answer yes or no.")}]
 
 
 def merge_consecutive(messages: Sequence[Message]) -> list[Message]:

@@ -47,14 +47,45 @@ def require_torch() -> Any:
 
 
 def require_transformers() -> Any:
+    """transformers, quiet unless ``PILOTFISH_VERBOSE`` (``pilotfish -v``): no weight-loading bars or
+    library warnings on a normal run; hub look-ups fail fast when the hub cannot be reached."""
     require_torch()
+    offline_unless_reachable()
     try:
         import transformers
     except ImportError as exc:
         raise MissingDependencyError("transformers", "models", "local Hugging Face models") from exc
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
+    if not os.environ.get("PILOTFISH_VERBOSE"):
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
     return transformers
+
+
+_hub_checked = False
+
+
+def offline_unless_reachable(host: str = "huggingface.co", timeout: float = 1.5) -> None:
+    """Where ``HF_HUB_OFFLINE`` is unset and the hub does not answer within ``timeout``, switch the hub
+    client to offline mode, so a hub id fails at once instead of after a minute of retries (a bad ``hf:`` id
+    took 63 s here) and local paths and packaged models load as usual."""
+    global _hub_checked
+    if _hub_checked or "HF_HUB_OFFLINE" in os.environ:
+        return
+    _hub_checked = True
+    import socket
+
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return
+    except OSError:
+        pass
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        import huggingface_hub.constants as hub_constants
+
+        hub_constants.HF_HUB_OFFLINE = True
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def converted_path(name: str) -> Path:
@@ -343,7 +374,7 @@ class SentenceEmbedder(Embedder):
     """A sentence-transformers model: unit-norm sentence vectors; the ST object is ``.model``."""
 
     def __init__(self, path: str, model_id: str | None = None, device: str = "cpu"):
-        require_torch()
+        require_transformers()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
