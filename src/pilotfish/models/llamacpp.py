@@ -15,8 +15,9 @@
   ``llama_decode`` call (llama.cpp sequences), admitting new jobs between steps and feeding long
   prompts in chunks so running jobs keep streaming.
 
-Sequence 0 is kept for the direct white-box calls (logits, log-probs); sequences 1.. run generation
-jobs, each with ``context_window`` cells of KV cache. A job waits for a free sequence.
+Sequences 1.. run generation jobs, each with ``context_window`` cells of KV cache; a job waits for a free
+one. Direct white-box calls (logits, log-probs, speculative verification) use sequence 0 or whichever idle
+sequence already holds most of their prompt.
 
 Threads follow :func:`pilotfish.core.threads.threads_now`, checked before every decode step.
 """
@@ -233,6 +234,20 @@ class LlamaCppModel(WhiteBoxModel):
             self._llama.llama_set_n_threads(self._ctx.ctx, n, n)
             self._threads = n
 
+    def _shared(self, slot: int, ids: Sequence[int]) -> int:
+        held, n = self._slots[slot], 0
+        limit = min(len(held), len(ids))
+        while n < limit and held[n] == ids[n]:
+            n += 1
+        return n
+
+    def _direct_slot(self, ids: Sequence[int]) -> int:
+        """The sequence a white-box call uses: 0, or an idle generation sequence whose cache shares more
+        of ``ids`` (the prompt a job just answered, so a judge or a verifier does not compute it again).
+        Safe under ``self._lock``: a job reads its sequence's cache only when it steps, under the lock."""
+        idle = [0] + [s for s in range(1, self.parallel) if not self._busy[s]]
+        return max(idle, key=lambda s: self._shared(s, ids))
+
     def _reuse_prefix(self, slot: int, ids: Sequence[int]) -> int:
         """Keep the longest prefix of ``ids`` that ``slot`` holds (at most all but the last id, so there
         is something to decode); drop the rest of its cache. Returns how many ids are kept."""
@@ -289,10 +304,13 @@ class LlamaCppModel(WhiteBoxModel):
         if len(ids) > self.context_window:
             raise ContextLengthError(f"{len(ids)} tokens do not fit {self.model_id}'s context of {self.context_window}")
         start = self._reuse_prefix(slot, ids)
+        return self._append(slot, ids[start:], all_logits)
+
+    def _append(self, slot: int, tokens: Sequence[int], all_logits: bool) -> np.ndarray:
+        """Decode ``tokens`` after what ``slot`` holds, in chunks of ``n_batch``."""
         rows = []
-        for i in range(start, len(ids), self.n_batch):
-            chunk = ids[i: i + self.n_batch]
-            got = self._decode([(slot, chunk, all_logits)])[0]
+        for i in range(0, len(tokens), self.n_batch):
+            got = self._decode([(slot, tokens[i: i + self.n_batch], all_logits)])[0]
             assert got is not None
             rows.append(got)
         return np.concatenate(rows) if all_logits else rows[-1]
@@ -311,7 +329,7 @@ class LlamaCppModel(WhiteBoxModel):
         if not ids:
             raise InputError("next_token_logits needs at least one id")
         with self._lock:
-            row = self._feed(0, ids, all_logits=False)[-1]
+            row = self._feed(self._direct_slot(ids), ids, all_logits=False)[-1]
         return torch.from_numpy(row), len(ids)
 
     def position_logits(self, input_ids: Sequence[int], n: int) -> np.ndarray:
@@ -320,13 +338,18 @@ class LlamaCppModel(WhiteBoxModel):
         ids = list(input_ids)
         if not 1 <= n <= len(ids):
             raise InputError(f"n must be in 1..{len(ids)}, got {n}")
+        cut = len(ids) - n
         with self._lock:
-            start = self._reuse_prefix(0, ids)
-            if start > len(ids) - n:  # the cache holds some of the positions we need logits for
-                self._llama.llama_memory_seq_rm(self._mem, 0, len(ids) - n, -1)
-                del self._slots[0][len(ids) - n:]
-            logits = self._feed(0, ids, all_logits=True)
-        return logits[-n:]
+            if len(ids) > self.context_window:
+                raise ContextLengthError(f"{len(ids)} tokens do not fit {self.model_id}'s context of {self.context_window}")
+            slot = self._direct_slot(ids[:cut])
+            held = self._slots[slot]
+            if cut > 0 and held[:cut] != ids[:cut]:  # the prefix, logits of its last token only
+                self._feed(slot, ids[:cut], all_logits=False)
+            if len(held) > cut:
+                self._llama.llama_memory_seq_rm(self._mem, slot, cut, -1)
+                del held[cut:]
+            return self._append(slot, ids[cut:], all_logits=True)
 
     def token_logprobs(self, text: str, prefix: str = "") -> list[float]:
         prefix_ids = ([self._bos] if self._bos >= 0 else []) + (self.encode(prefix) if prefix else [])
@@ -422,14 +445,7 @@ class LlamaCppModel(WhiteBoxModel):
             if not free:
                 return
             job = self._pending.pop(0)
-
-            def shared(s: int, ids: list[int] = job.ids) -> int:
-                held, n = self._slots[s], 0
-                while n < min(len(held), len(ids)) and held[n] == ids[n]:
-                    n += 1
-                return n
-
-            job.slot = max(free, key=shared)
+            job.slot = max(free, key=lambda s, ids=job.ids: self._shared(s, ids))
             self._busy[job.slot] = True
             self._active.append(job)
 

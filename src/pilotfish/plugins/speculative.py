@@ -1,5 +1,12 @@
 """Speculative decoding: a small draft model proposes tokens, the large model verifies them.
 
+Two paths:
+
+- ``draft = "lookup"`` on a llama.cpp target (``qwen2.5-1.5b``): prompt-lookup drafts verified in one
+  pass each, KV rolled back past the first rejection, adaptive draft length (:mod:`.lookup`);
+- a transformers draft for a transformers target (``hf:`` ids): Hugging Face's assisted generation,
+  described below.
+
 The ``generate`` strategy uses Hugging Face's assisted generation. With greedy decoding the output
 is identical to the large model's own greedy output; it is faster when the draft's guesses are
 accepted often. The draft may use a different tokenizer (Gemma target, SmolLM2 draft): then
@@ -179,12 +186,19 @@ class Speculative(Plugin):
 
     class Options(PluginOptions):
         draft: str = "hf:smollm2-135m"
-        """Model id of the draft (a local causal LM)."""
+        """``lookup`` (n-gram prompt lookup, on a llama.cpp target such as ``qwen2.5-1.5b``), or the model id
+        of a transformers draft for a transformers target (assisted generation)."""
         num_assistant_tokens: int | None = None
         """Tokens drafted per step (transformers adapts it when unset)."""
 
     @hookimpl
     def generate(self, request: Request, messages: list[Message], model: Any, on_token: Any, pilot: Any) -> Generation:
+        if self.options.draft == "lookup":
+            from .lookup import lookup_generate
+
+            if not getattr(model, "white_box", False):
+                raise WhiteBoxRequiredError("speculative", model)
+            return lookup_generate(model, messages, request.params, on_token)
         draft = pilot.get_model(self.options.draft)
         if draft is model:
             raise PilotfishError(
