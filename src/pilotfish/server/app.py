@@ -117,8 +117,9 @@ def _was_cancelled(exc: BaseException | None) -> bool:
 def verification_enabled(pilot: Any) -> bool:
     """Whether ``pilot`` has a ``verify`` or ``repair`` implementation besides the built-in plugins
     (then a stream is held until the answer has passed)."""
+    pm = getattr(pilot, "pm", None)
     for hook in ("verify", "repair"):
-        caller = getattr(pilot.pm.hook, hook, None)
+        caller = getattr(pm.hook, hook, None) if pm is not None else None
         if caller is None:
             continue
         if any(impl.plugin_name not in DEFAULT_PLUGINS for impl in caller.get_hookimpls()):
@@ -144,8 +145,7 @@ class HostPolicy:
     """Which ``Host`` headers a server answers (see the module docstring)."""
 
     def __init__(self, allowed_hosts: Iterable[str] = ()):
-        names = {host_name(h) if not h.strip().startswith("[") else h.strip().lower()[1:-1]
-                 for h in allowed_hosts if h.strip()}
+        names = {host_name(h) for h in allowed_hosts if h.strip()}
         self.any_host = "*" in names
         self.any_ip = bool(names & {"0.0.0.0", "::"})
         self.names = names - {"*", "0.0.0.0", "::"}
@@ -401,7 +401,7 @@ def create_app(pilot: Any, *, api_key: str | None = None, max_body_bytes: int = 
         if asked is not None and asked > max_tokens_limit:
             raise APIError(400, f"'max_tokens' is {asked}; this server's limit is {max_tokens_limit} "
                                 "(max_tokens_limit)", param="max_tokens", code="max_tokens_too_large")
-        default = pilot.generation_defaults.get("max_tokens")
+        default = getattr(pilot, "generation_defaults", {}).get("max_tokens")
         if asked is None and isinstance(default, int) and default > max_tokens_limit:
             params["max_tokens"] = max_tokens_limit
 
