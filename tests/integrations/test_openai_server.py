@@ -74,10 +74,21 @@ def test_streaming_sse(client):
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "echo: one two three four"
-    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) >= 5  # word by word
+    # the chain has a verifier: the stream is held until the answer passed, then sent as one delta
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) == 1
     final = [c for c in chunks if c.choices and c.choices[0].finish_reason]
     assert final and final[-1].model_extra["pilotfish"]["citations"]
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 5
+
+
+def test_streaming_without_verifiers_is_token_by_token():
+    pilot = pilotfish.Pilot(model=pilotfish.FakeModel(), use_entrypoints=False)
+    with ServerThread(create_app(pilot)) as srv:
+        client = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="unused", max_retries=0)
+        chunks = list(client.chat.completions.create(model="pilotfish", stream=True,
+                                                     messages=[{"role": "user", "content": "one two three four"}]))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: one two three four"
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) >= 5  # word by word
 
 
 def test_models_and_health(server, client):

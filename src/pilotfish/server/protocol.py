@@ -3,9 +3,13 @@ OpenAI-style error objects, and the usage / log-prob / finish fields of a respon
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 from pilotfish.core.errors import ContextLengthError, InputError, ModelNotFoundError, PilotfishError
+
+logger = logging.getLogger("pilotfish.server")
 
 # --- OpenAI-style errors --------------------------------------------------------------------------
 
@@ -23,7 +27,8 @@ class APIError(Exception):
 
 
 def error_for(exc: BaseException) -> APIError:
-    """A pilotfish exception as the API error a client should see (no tracebacks)."""
+    """A pilotfish exception as the API error a client should see (no tracebacks; a 500 is logged and
+    answered with an error id only, see :func:`internal_error`)."""
     if isinstance(exc, APIError):
         return exc
     if isinstance(exc, ModelNotFoundError):
@@ -35,9 +40,18 @@ def error_for(exc: BaseException) -> APIError:
     cause = exc.__cause__
     if isinstance(cause, (InputError, ContextLengthError)):
         return error_for(cause)
-    if isinstance(exc, PilotfishError):
-        return APIError(500, str(exc), type="server_error", code="pilotfish_error")
-    return APIError(500, f"internal error: {type(exc).__name__}", type="server_error", code="internal_error")
+    return internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> APIError:
+    """A 500 for the client: a generic message with an error id. The details (message, traceback;
+    they may hold file paths and other internals) go to the server's log under that id."""
+    error_id = f"err-{uuid.uuid4().hex[:16]}"
+    logger.error("request failed [%s]: %s: %s", error_id, type(exc).__name__, exc,
+                 exc_info=(type(exc), exc, exc.__traceback__))
+    code = "pilotfish_error" if isinstance(exc, PilotfishError) else "internal_error"
+    return APIError(500, f"internal server error (error id {error_id}; the details are in the server's log)",
+                    type="server_error", code=code)
 
 
 # --- request parsing ------------------------------------------------------------------------------
