@@ -284,17 +284,14 @@ def models(as_json: bool) -> None:
     seen = {}
     for spec in reg.models.values():
         seen[spec.id] = spec
-    def availability(spec: Any) -> tuple[bool, str | None]:
-        try:
-            return spec.is_available(), None
-        except PilotfishError as exc:  # a broken check is shown as such, not as "not installed"
-            return False, str(exc)
-
     rows: list[dict[str, Any]] = []
-    for s in seen.values():
-        available, error = availability(s)
-        rows.append({"id": s.id, "aliases": list(s.aliases), "kind": s.kind, "available": available,
-                     **({"error": error} if error else {}), "description": s.description, **s.details})
+    for spec in seen.values():
+        try:
+            available, error = spec.is_available(), None
+        except PilotfishError as exc:  # a broken check is shown as such, not as "not installed"
+            available, error = False, str(exc)
+        rows.append({"id": spec.id, "aliases": list(spec.aliases), "kind": spec.kind, "available": available,
+                     **({"error": error} if error else {}), "description": spec.description, **spec.details})
     schemes = [{"scheme": f"{p}:<...>", "description": s.description} for p, s in reg.schemes.items()]
     if as_json:
         click.echo(json.dumps({"models": rows, "schemes": schemes}, indent=2))
