@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from devdata import QA_DEV, dev_file
 
 
 def load_items(path: str, limit: int | None) -> list[dict[str, Any]]:
@@ -70,10 +71,7 @@ def correct(answer: str, gold: str) -> bool:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    here = Path(__file__).resolve().parents
-    default_q = next((str(p / "shared" / "data" / "bbc-qa-dev.jsonl") for p in (here[1], here[2])
-                      if (p / "shared" / "data" / "bbc-qa-dev.jsonl").is_file()), "shared/data/bbc-qa-dev.jsonl")
-    ap.add_argument("--queries", default=default_q, help="the BBC dev QA file (default: shared/data next to or above the repo)")
+    ap.add_argument("--queries", default=None, help=f"the BBC dev QA file (default: ../shared/data/{QA_DEV})")
     ap.add_argument("--small", default="smollm2-135m")
     ap.add_argument("--large", default="gemma3-270m")
     ap.add_argument("--thresholds", default="-0.3,-0.6,-1.0,-1.5")
@@ -82,8 +80,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if not Path(args.queries).is_file():
-        sys.exit(f"no queries file at {args.queries} (pass --queries)")
+    args.queries = str(dev_file(QA_DEV, args.queries))
 
     import warnings
 

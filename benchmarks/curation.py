@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -84,7 +86,8 @@ def main() -> None:
     rng.shuffle(pool)
     qual = [dict(r, quality="high") for r in qual_src] + [
         dict(r, quality="low") for r in junk_records(qual_src, 150, random.Random(args.seed + 1))]
-    qual_path = "/tmp/pilotfish-curation-quality.jsonl"
+    qual_dir = tempfile.TemporaryDirectory(prefix="pilotfish-curation-")
+    qual_path = str(Path(qual_dir.name) / "quality.jsonl")
     write_jsonl(qual_path, qual)
 
     scorers = ["quality-classifier", "dedup", "coverage"] + ([] if args.no_perplexity else ["perplexity"])

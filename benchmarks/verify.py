@@ -30,8 +30,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-DEV_CLAIMS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bbc-claims-dev.jsonl"
-DEV_QA = DEV_CLAIMS.with_name("bbc-qa-dev.jsonl")
+from devdata import CLAIMS_DEV, QA_DEV, dev_file
 
 
 def run_claims(path: Path, model: str | None) -> dict[str, dict]:
@@ -74,7 +73,7 @@ def run_claims(path: Path, model: str | None) -> dict[str, dict]:
     return out
 
 
-def run_qa(limit: int, model: str | None, seed: int = 0) -> dict:
+def run_qa(limit: int, model: str | None, seed: int = 0, queries: Path | None = None) -> dict:
     """Answer dev QA questions with smollm2-135m over a lexical retriever on BBC paragraphs and
     report how often the answer passes the entailment verifier (and how often it is correct)."""
     import pilotfish
@@ -82,7 +81,7 @@ def run_qa(limit: int, model: str | None, seed: int = 0) -> dict:
     from pilotfish.verifiers.scoring import content_words
     from pilotfish.verifiers.synth import load_articles, packaged_bbc_dir
 
-    qa = [json.loads(line) for line in DEV_QA.read_text().splitlines() if line.strip()][:limit]
+    qa = [json.loads(line) for line in dev_file(QA_DEV, queries).read_text().splitlines() if line.strip()][:limit]
     rng = random.Random(seed)
     articles = load_articles(packaged_bbc_dir())
     wanted = {q["doc_id"] for q in qa}
@@ -130,16 +129,18 @@ def run_qa(limit: int, model: str | None, seed: int = 0) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--claims", type=Path, default=DEV_CLAIMS)
+    ap.add_argument("--claims", type=Path, default=None, help=f"labelled claims (default: ../shared/data/{CLAIMS_DEV})")
+    ap.add_argument("--queries", type=Path, default=None, help=f"with --qa: the dev questions (default: ../shared/data/{QA_DEV})")
     ap.add_argument("--model", default=None, help="NLI checkpoint (default: the trained verifier)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--qa", action="store_true", help="end to end on the dev QA set instead")
     ap.add_argument("--qa-limit", type=int, default=12)
     args = ap.parse_args()
     if args.qa:
-        report = run_qa(args.qa_limit, args.model)
+        report = run_qa(args.qa_limit, args.model, queries=args.queries)
         print(json.dumps(report, indent=2))
         return
+    args.claims = dev_file(CLAIMS_DEV, args.claims, "--claims")
     results = run_claims(args.claims, args.model)
     if args.json:
         print(json.dumps(results, indent=2))

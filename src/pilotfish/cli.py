@@ -287,20 +287,28 @@ def models(as_json: bool) -> None:
     seen = {}
     for spec in reg.models.values():
         seen[spec.id] = spec
-    rows: list[dict[str, Any]] = [{"id": s.id, "aliases": list(s.aliases), "kind": s.kind, "available": s.is_available(),
-             "description": s.description, **s.details} for s in seen.values()]
+    rows: list[dict[str, Any]] = []
+    for spec in seen.values():
+        try:
+            available, error = spec.is_available(), None
+        except PilotfishError as exc:  # a broken check is shown as such, not as "not installed"
+            available, error = False, str(exc)
+        rows.append({"id": spec.id, "aliases": list(spec.aliases), "kind": spec.kind, "available": available,
+                     **({"error": error} if error else {}), "description": spec.description, **spec.details})
     schemes = [{"scheme": f"{p}:<...>", "description": s.description} for p, s in reg.schemes.items()]
     if as_json:
         click.echo(json.dumps({"models": rows, "schemes": schemes}, indent=2))
         return
     for r in rows:
         aliases = f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else ""
-        state = "available offline" if r["available"] else "not installed"
+        state = "available offline" if r["available"] else "check failed" if r.get("error") else "not installed"
         facts = ""
         if r.get("size_mb"):
             facts = (f" [{r['size_mb']} MB, {r['quantization']}, context {r['context_window']}, "
                      f"{r['license']}]")
         click.echo(f"{r['id']:<16} {r['kind']:<10} {state:<18} {r['description']}{facts}{aliases}")
+        if r.get("error"):
+            click.echo(f"    error: {r['error']}")
     for s in schemes:
         click.echo(f"{s['scheme']:<16} {s['description']}")
 

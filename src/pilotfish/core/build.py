@@ -5,14 +5,10 @@ Shared by the CLI, the server and the retrieval commands, so none of them import
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from .errors import PilotfishError
-
-INDEX_MANIFEST = "index.json"
-"""Written by ``pilotfish index DIR``: ``{"retrievers": [plugin names], ...}``."""
+from .manifest import read_manifest
 
 
 def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, ...],
@@ -30,11 +26,8 @@ def build_pilot(config_path: str | None, model: str | None, plugins: tuple[str, 
     config = load_config(config_path)
     plugins_list = list(plugins)
     if index is not None:
-        manifest = Path(index) / INDEX_MANIFEST
-        if not manifest.is_file():
-            raise PilotfishError(f"no index at {index!r} (missing {INDEX_MANIFEST}); build one with: pilotfish index DIR --out {index}")
+        recorded = list(read_manifest(index)["retrievers"])
         config = config.model_copy(update={"index": str(Path(index).resolve())})
-        recorded = json.loads(manifest.read_text()).get("retrievers", [])
         if not any(r in config.plugins or r in plugins_list for r in recorded):
             if {"dense", "colbert"} <= set(recorded) and "maxsim-reranker" not in config.plugins + plugins_list:
                 # R@1 0.70 / MRR 0.782 on the BBC dev questions, against 0.62 / 0.750 for RRF of the three

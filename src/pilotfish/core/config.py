@@ -17,7 +17,9 @@ Example::
 
 Validation happens when the config is read (the top level) and when the plugins are built
 (each plugin's table against its ``Options``): an unknown plugin lists the installed ones, an
-unknown option names the option and the plugin, a wrong type says what was expected.
+unknown option names the option and the plugin, a wrong type says what was expected. It is
+strict: a value of another type is an error, never converted (``max_tokens = 3.0``,
+``temperature = "0.5"``, ``dedupe = "yes"``); an integer is accepted where a number is expected.
 """
 
 from __future__ import annotations
@@ -41,8 +43,13 @@ DEFAULT_MODEL = "qwen2.5-1.5b"
 CONFIG_FILENAMES = ("pilotfish.toml", "pyproject.toml")
 
 
+STRICT = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
+"""Strict validation: ``max_tokens = 3.0``, ``temperature = "0.5"`` and ``dedupe = "yes"`` are errors
+naming the key, never silently converted (an integer is still accepted where a number is expected)."""
+
+
 class GenerationConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     max_tokens: int = Field(256, ge=1)
     temperature: float = Field(0.0, ge=0)
@@ -54,7 +61,7 @@ class GenerationConfig(BaseModel):
 class PilotConfig(BaseModel):
     """The validated ``[pilotfish]`` table."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = STRICT
 
     model: str = DEFAULT_MODEL
     plugins: list[str] = Field(default_factory=list)
@@ -77,7 +84,7 @@ class PilotConfig(BaseModel):
     takes every core only while other processes leave them idle (see :mod:`pilotfish.core.threads`)."""
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    path: Path | None = Field(None, exclude=True)
+    path: Path | None = Field(None, exclude=True, strict=False)
     """The file this config was read from (relative paths in options are relative to it)."""
 
     def plugin_options(self, name: str) -> dict[str, Any]:

@@ -62,6 +62,11 @@ class InputError(PilotfishError):
     """The user's input (question, messages, file) is invalid."""
 
 
+class RetrievalIndexError(PilotfishError):
+    """The RAG index is missing, damaged, or was built with other settings; the message names the
+    file and the command that rebuilds it."""
+
+
 class WhiteBoxRequiredError(PilotfishError):
     """A plugin needs token-level access (logits, tokenizer) but got a black-box model."""
 

@@ -127,12 +127,16 @@ class LanguageModel:
         logits_processors: Sequence[Any] | None = None,
         logprobs: bool = True,
     ) -> Generation:
+        """Generate one answer. ``logprobs=False`` leaves :attr:`Generation.logprobs` ``None`` (the
+        backends compute them anyway; a caller that does not want them gets none)."""
         params = GenerationParams(max_tokens, float(temperature), float(top_p), list(stop or []) if not isinstance(stop, str) else [stop], seed)
         messages = normalize_prompt(prompt)
         start = time.perf_counter()
         gen = self._generate(messages, params, on_token=on_token, logits_processors=list(logits_processors or []))
         gen.latency_s = time.perf_counter() - start
         gen.model = gen.model or self.model_id
+        if not logprobs:
+            gen.logprobs = None
         usage = _current_usage.get()
         if usage is not None:
             usage.record(self.model_id, gen.prompt_tokens, gen.completion_tokens, gen.latency_s)
@@ -250,10 +254,17 @@ class ModelSpec:
     """What ``pilotfish models`` shows beside the id: size, quantization, context window, license..."""
 
     def is_available(self) -> bool:
+        """Whether the model can be loaded offline. A missing package (``ImportError``) or file
+        (``OSError``) means "not installed"; any other error is a bug in the check and is raised as a
+        :class:`ModelError` naming the model, instead of being reported as "not installed"."""
+        if self.available is None:
+            return True
         try:
-            return bool(self.available()) if self.available else True
-        except Exception:
+            return bool(self.available())
+        except (ImportError, OSError):
             return False
+        except Exception as exc:
+            raise ModelError(f"model {self.id!r}: its availability check failed: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass

@@ -16,9 +16,11 @@ from .errors import ConfigError
 
 
 class PluginOptions(BaseModel):
-    """Base for plugin options: unknown keys are errors."""
+    """Base for plugin options: unknown keys are errors, and values are validated strictly (``"0.5"``
+    for a number or ``"yes"`` for a boolean is an error naming the option, not a silent conversion;
+    an integer is accepted where a number is expected)."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
 
 
 class Plugin:
@@ -73,6 +75,8 @@ _TYPE_WORDS = {
     "list_type": "a list",
     "dict_type": "a table",
     "literal_error": None,
+    "tuple_type": "a list",
+    "is_instance_of": None,
 }
 
 

@@ -238,8 +238,10 @@ class TextClassifier:
         clf = cls(meta["classes"], mode=meta["mode"], embedder=meta["embedder"], hidden=meta.get("hidden", 0),
                   max_length=meta.get("max_length", 128))
         if clf.mode == "head":
-            clf.net = clf._head(int(torch.load(d / "head.pt")["weight" if not clf.hidden else "0.weight"].shape[1]))
-            clf.net.load_state_dict(torch.load(d / "head.pt"))
+            # a state dict of tensors: weights_only=True never unpickles code from a downloaded classifier
+            state = torch.load(d / "head.pt", map_location="cpu", weights_only=True)
+            clf.net = clf._head(int(state["weight" if not clf.hidden else "0.weight"].shape[1]))
+            clf.net.load_state_dict(state)
         else:
             clf._load_finetune(str(d))
         clf.net.eval()

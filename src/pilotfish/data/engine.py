@@ -103,7 +103,11 @@ def _state(state_dir: Path, job: dict[str, Any], records: Sequence[Record], shar
     manifest = state_dir / "manifest.json"
     current = {"job": job, "shard_size": shard_size, "input": {"records": len(records), "hash": _input_hash(records)}}
     if manifest.is_file():
-        old = json.loads(manifest.read_text())
+        try:
+            old = json.loads(manifest.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{manifest} is damaged ({exc}), so the finished shards in {state_dir} cannot be "
+                             "matched to this run; delete that folder or use a new --state-dir") from None
         diff = _diff(old, current)
         if diff:
             raise InputError(f"{state_dir} holds a run with a different configuration; refusing to resume "
@@ -111,6 +115,22 @@ def _state(state_dir: Path, job: dict[str, Any], records: Sequence[Record], shar
     else:
         state_dir.mkdir(parents=True, exist_ok=True)
         manifest.write_text(json.dumps(current, indent=2, sort_keys=True))
+
+
+def _finished_shard(path: Path) -> tuple[list[Record], dict[str, Any]] | None:
+    """A finished shard's (records, report), or None when it must be computed (again): no file, or an
+    empty, truncated or otherwise unreadable one (a disk that filled up, a copy cut short)."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+        records, report = data["records"], data["report"]
+        if isinstance(records, list) and all(isinstance(r, dict) for r in records) and isinstance(report, dict):
+            return records, report
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        pass
+    print(f"{path} is damaged; computing that shard again", file=sys.stderr)
+    return None
 
 
 def _progress(done: int, total: int, resumed: int) -> None:
@@ -132,10 +152,9 @@ def run_job(job: dict[str, Any], records: Sequence[Record], *, engine: str = "lo
     outputs: dict[int, tuple[list[Record], dict[str, Any]]] = {}
     if state is not None:
         for i in range(len(shards)):
-            f = state / f"shard-{i:05d}.jsonl"
-            if f.is_file():
-                data = json.loads(f.read_text())
-                outputs[i] = (data["records"], data["report"])
+            done = _finished_shard(state / f"shard-{i:05d}.jsonl")
+            if done is not None:
+                outputs[i] = done
     resumed = len(outputs)
     todo = [i for i in range(len(shards)) if i not in outputs]
 

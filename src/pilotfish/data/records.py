@@ -112,8 +112,9 @@ def iter_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[str, dict
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{what} {str(p)!r} does not exist or is not a file")
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with p.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = _decode(p, lineno, raw)
             if not line.strip():
                 continue
             try:
@@ -123,6 +124,14 @@ def iter_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[str, dict
             if not isinstance(rec, dict):
                 raise InputError(f"{p}: line {lineno} is a JSON {type(rec).__name__}, expected an object")
             yield f"{p}: line {lineno}", rec
+
+
+def _decode(path: Path, lineno: int, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: line {lineno} is not UTF-8 text (byte {exc.start + 1}: {raw[exc.start:exc.start + 1]!r}); "
+                         "is this a binary file? a JSONL file holds one JSON object per line") from None
 
 
 def check_record(rec: Record, *, text_field: str = "text", require: Sequence[str] = (), where: str = "record") -> None:
@@ -187,8 +196,8 @@ def read_doc_ids(path: str | Path) -> set[str]:
     if not p.is_file():
         raise InputError(f"{p}: no such file (a .jsonl with doc_id fields, or one article id per line)")
     ids: set[str] = set()
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
+    for n, raw in enumerate(p.read_bytes().splitlines(), 1):
+        line = _decode(p, n, raw).strip()
         if not line:
             continue
         if line.startswith("{"):

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,14 @@ def cache_dir() -> Path:
 
 
 class FileLock:
-    """An exclusive ``flock`` on ``path`` (created with its folder), held for the ``with`` block."""
+    """An exclusive ``flock`` on ``path`` (created with its folder), held for the ``with`` block.
 
-    def __init__(self, path: Path):
+    ``on_wait()`` is called once, before blocking, when another process holds the lock.
+    """
+
+    def __init__(self, path: Path, on_wait: Callable[[], Any] | None = None):
         self.path = path
+        self.on_wait = on_wait
         self._fh: Any = None
 
     def __enter__(self) -> FileLock:
@@ -33,7 +38,12 @@ class FileLock:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "w")
-        fcntl.flock(self._fh, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if self.on_wait is not None:
+                self.on_wait()
+            fcntl.flock(self._fh, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -402,6 +402,8 @@ class LlamaCppModel(WhiteBoxModel):
                 raise job.error
             gen = self._result(job)
             gen.latency_s = time.perf_counter() - start
+            if kwargs.get("logprobs", True) is False:
+                gen.logprobs = None
             usage = current_usage()
             if usage is not None:
                 usage.record(self.model_id, gen.prompt_tokens, gen.completion_tokens, gen.latency_s)

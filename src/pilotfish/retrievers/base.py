@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -10,7 +11,7 @@ from pilotfish.core.hookspecs import hookimpl
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import Document, Request
 
-from .index import Index, open_index
+from .index import Index, live_index
 
 
 class RetrieverOptions(PluginOptions):
@@ -30,6 +31,7 @@ class RetrieverPlugin(Plugin):
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[PluginOptions]] = RetrieverOptions
+    _load_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def index_dir(self, pilot: Any) -> Path:
         value = getattr(self.options, "index", None) or getattr(pilot.config, "index", None)
@@ -44,10 +46,16 @@ class RetrieverPlugin(Plugin):
         raise NotImplementedError
 
     def searcher(self, pilot: Any) -> tuple[Index, Searcher]:
+        """The index's live generation and this retriever's searcher over it: a rebuild of the index
+        (``pilotfish index`` publishing a new generation) is picked up by the next call."""
         path = self.index_dir(pilot).resolve()
-        index: Index = pilot.shared(f"retrieval-index:{path}", lambda: open_index(path))
-        searcher = pilot.shared(f"retriever:{self.name}:{path}:{id(self)}", lambda: self.load(index))
-        return index, searcher
+        index = live_index(pilot, path)
+        slot: dict[str, Any] = pilot.shared(f"retriever:{self.name}:{path}:{id(self)}", dict)
+        with self._load_lock:
+            if slot.get("generation") is not index:
+                slot["searcher"] = self.load(index)
+                slot["generation"] = index
+            return index, slot["searcher"]
 
     def search(self, pilot: Any, query: str, k: int) -> list[Document]:
         if not query or not query.strip():

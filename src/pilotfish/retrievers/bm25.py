@@ -1,16 +1,24 @@
-"""``bm25``: lexical retrieval with bm25s (Lucene BM25, English stop words, Snowball stemmer)."""
+"""``bm25``: lexical retrieval with bm25s (Lucene BM25, English stop words, Snowball stemmer).
+
+``k1``, ``b``, ``method`` and ``stemmer`` (``[pilotfish.plugin.bm25]``) are build settings: bm25s
+stores the weighted scores in the index, so ``pilotfish index`` uses them and the index records
+them; a query side that asks for other values is told to rebuild.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pilotfish.core.errors import MissingDependencyError
+from pydantic import Field
+
+from pilotfish.core.errors import ConfigError, MissingDependencyError
 
 from .base import RetrieverOptions, RetrieverPlugin, Searcher
-from .index import BuildContext, Index, IndexError_
+from .index import BuildContext, Index, IndexError_, check_setting
 
 DEFAULTS = {"k1": 1.5, "b": 0.75, "method": "lucene", "stemmer": "english", "stopwords": "en"}
+TUNABLE = ("k1", "b", "method", "stemmer")
 
 
 def _bm25s() -> Any:
@@ -28,7 +36,11 @@ def _stemmer(name: str | None) -> Any:
         import Stemmer
     except ImportError:
         return None
-    return Stemmer.Stemmer(name)
+    try:
+        return Stemmer.Stemmer(name)
+    except KeyError:
+        known = ", ".join(Stemmer.algorithms())
+        raise ConfigError(f"bm25: unknown stemmer {name!r} (known: {known}; \"\" for none)") from None
 
 
 def _tokenize(bm25s: Any, texts: list[str], settings: dict[str, Any], stemmer: Any) -> Any:
@@ -54,9 +66,12 @@ def build(ctx: BuildContext) -> dict[str, Any]:
 
 
 class BM25Searcher(Searcher):
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, wanted: dict[str, Any] | None = None):
         bm25s = _bm25s()
         self.settings = index.settings("bm25")
+        recorded = {**self.settings, "stemmer": self.settings.get("stemmer") or ""}  # None: built without
+        for key, value in (wanted or {}).items():
+            check_setting("bm25", index.root, recorded, key, value)
         self.stemmer = _stemmer(self.settings.get("stemmer"))
         part = index.part("bm25")
         if not part.is_dir():
@@ -82,7 +97,16 @@ class BM25Retriever(RetrieverPlugin):
     name: ClassVar[str] = "bm25"
 
     class Options(RetrieverOptions):
-        pass
+        k1: float = Field(1.5, ge=0)
+        """Term-frequency saturation."""
+        b: float = Field(0.75, ge=0, le=1)
+        """Length normalisation (0: none, 1: full)."""
+        method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
+        """The BM25 variant (bm25s' ``method``)."""
+        stemmer: str = "english"
+        """A Snowball stemmer name (PyStemmer: ``english``, ``french``...); ``""`` for none."""
 
     def load(self, index: Index) -> Searcher:
-        return BM25Searcher(index)
+        # only the settings the user set are checked against the index (the defaults follow the index)
+        wanted = {k: getattr(self.options, k) for k in TUNABLE if k in self.options.model_fields_set}
+        return BM25Searcher(index, wanted)

@@ -73,7 +73,8 @@ def run_index(corpus: str, out: str, names: list[str], options: dict[str, dict[s
     from .index import build_index, tqdm_progress
 
     report = build_index(corpus, out, names, options, max_words=max_words, overlap=overlap,
-                         progress=None if quiet else tqdm_progress)
+                         progress=None if quiet else tqdm_progress,
+                         on_wait=lambda message: click.echo(message, err=True))
     if not quiet:
         click.echo(
             f"indexed {report.manifest['documents']} documents -> {report.manifest['passages']} passages "
@@ -197,8 +198,10 @@ def register_commands(cli: Any) -> None:
     @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
                   help="a .jsonl with doc_id fields (or one id per line): articles kept out of training, e.g. an eval set's")
     @click.option("--seed", type=int, default=0)
+    @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
     def train_colbert(corpus: str, out: str | None, questions: int, teacher: str, steps: int, batch_size: int,
-                      lr: float, max_minutes: float, cloze: int, ict: int, exclude_docs: str | None, seed: int) -> None:
+                      lr: float, max_minutes: float, cloze: int, ict: int, exclude_docs: str | None, seed: int,
+                      force: bool) -> None:
         """Train a ColBERT model from MiniLM on pairs synthesized from CORPUS."""
         from pilotfish.data.records import read_doc_ids
 
@@ -207,7 +210,7 @@ def register_commands(cli: Any) -> None:
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = TrainConfig(questions=questions, teacher=teacher, steps=steps, batch_size=batch_size, lr=lr,
                           max_minutes=max_minutes, cloze=cloze, ict=ict, exclude_docs=excluded, seed=seed)
-        path = train(corpus, out, cfg, progress=True)
+        path = train(corpus, out, cfg, progress=True, force=force)
         click.echo(f"saved ColBERT checkpoint to {path}")
 
     @train_group.command(name="reranker")
@@ -229,8 +232,10 @@ def register_commands(cli: Any) -> None:
     @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
                   help="a .jsonl with doc_id fields (or one id per line): articles kept out of training, e.g. an eval set's")
     @click.option("--seed", type=int, default=0)
+    @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
     def train_reranker_cmd(corpus: str, out: str | None, init: str, queries: int, group: int, steps: int,
-                           batch_size: int, lr: float, max_minutes: float, exclude_docs: str | None, seed: int) -> None:
+                           batch_size: int, lr: float, max_minutes: float, exclude_docs: str | None, seed: int,
+                           force: bool) -> None:
         """Train a cross-encoder reranker on cloze questions synthesized from CORPUS."""
         from pilotfish.data.corpora import resolve_corpus
         from pilotfish.data.records import read_doc_ids
@@ -241,7 +246,7 @@ def register_commands(cli: Any) -> None:
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = RerankerTrainConfig(queries=queries, group=group, steps=steps, batch_size=batch_size, lr=lr,
                                   max_minutes=max_minutes, init=init, exclude_docs=excluded, seed=seed)
-        path = train_reranker(corpus, out, cfg, progress=True)
+        path = train_reranker(corpus, out, cfg, progress=True, force=force)
         click.echo(f"saved reranker checkpoint to {path}")
 
     @cli.command(name="convert-colbert")

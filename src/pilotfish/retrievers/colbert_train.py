@@ -249,10 +249,16 @@ def mine_negatives(passages: list[Passage], pairs: list[tuple[str, str, str, str
 
 
 def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | None = None,
-          progress: bool = False) -> Path:
-    """Train and save a checkpoint; returns its directory (default: the model cache)."""
+          progress: bool = False, force: bool = False) -> Path:
+    """Train and save a checkpoint; returns its directory (default: the model cache).
+
+    A non-empty ``out`` that pilotfish did not write is refused before training unless ``force``.
+    """
     import torch
 
+    from pilotfish.core.outputs import check_output_dir
+
+    dest = check_output_dir(Path(out) if out else default_model_path(), force)
     cfg = cfg or TrainConfig()
     start = time.monotonic()
     rng = random.Random(cfg.seed)
@@ -314,7 +320,7 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
         enc.meta["loss_last"] = round(sum(losses[-window:]) / window, 4)
     from .index import replace_dir
 
-    return replace_dir(Path(out) if out else default_model_path(), enc.save)
+    return replace_dir(dest, enc.save, kind="colbert-checkpoint", force=force)
 
 
 def _step(enc: ColbertEncoder, queries: list[str], positives: list[str], negatives: list[str], temp: float,

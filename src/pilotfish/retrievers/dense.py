@@ -149,10 +149,7 @@ def build(ctx: BuildContext) -> dict[str, Any]:
     collection_name = f"pilotfish-{ctx.out_dir.parent.name}-{ctx.out_dir.parent.parent.name}"[:60] if server else "passages"
     client = client_for(server, ctx.out_dir / "chroma")
     ef = embedding_function(model_id)
-    try:
-        client.delete_collection(collection_name)
-    except Exception:
-        pass
+    _delete_collection(client, collection_name)  # a half-built one of a killed run, on a server
     col = client.create_collection(collection_name, embedding_function=ef,
                                    configuration={"hnsw": hnsw}, metadata={"model": model_id})
     for s in range(0, len(ids), BATCH):
@@ -161,15 +158,34 @@ def build(ctx: BuildContext) -> dict[str, Any]:
             "from_colbert_pass": len(done)}
 
 
+def _delete_collection(client: Any, name: str) -> bool:
+    """Delete a collection; False when there is none (chromadb's NotFoundError, ValueError before 1.0)."""
+    from chromadb.errors import NotFoundError
+
+    try:
+        client.delete_collection(name)
+    except (NotFoundError, ValueError):
+        return False
+    return True
+
+
 def _after_publish(previous: dict[str, Any] | None, manifest: dict[str, Any]) -> None:
-    """On a server, drop the previous generation's collection once the new one is live."""
+    """On a server, drop the previous generation's collection once the new one is live. The new index
+    is already published, so a failure here is reported as a warning (the old collection is left on
+    the server), not raised."""
     old = (previous or {}).get("settings", {}).get("dense") or {}
     new = manifest["settings"].get("dense") or {}
     if old.get("server") and old.get("collection") != new.get("collection"):
         try:
-            client_for(old["server"]).delete_collection(old["collection"])
-        except Exception:
-            pass
+            _delete_collection(client_for(old["server"]), old["collection"])
+        except Exception as exc:  # the server went away, refused...: say so, the build itself succeeded
+            import warnings
+
+            from pilotfish.core.errors import PilotfishWarning
+
+            warnings.warn(f"dense: could not delete the previous generation's collection {old['collection']!r} on "
+                          f"{old['server']} ({type(exc).__name__}: {exc}); delete it by hand", PilotfishWarning,
+                          stacklevel=2)
 
 
 build.after_publish = _after_publish  # type: ignore[attr-defined]

@@ -16,25 +16,29 @@ the previous generation; only new or changed files are encoded, deleted files di
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pilotfish.core.errors import ConfigError, InputError, PilotfishError
+from pilotfish.core.errors import ConfigError, InputError, RetrievalIndexError
+from pilotfish.core.manifest import FORMAT, MANIFEST, damaged, read_manifest, rebuild_command
+from pilotfish.core.outputs import check_output_dir, mark_output
 
 from .documents import Passage, chunk_document, load_directory
 
-MANIFEST = "index.json"
-FORMAT = 1
+IndexError_ = RetrievalIndexError
+"""The index is missing, damaged, or was built with other settings (the core's class, so the host's
+manifest reader and the retrievers raise the same one)."""
 
-
-class IndexError_(PilotfishError):
-    """The index is missing, damaged, or was built with other settings."""
+PASSAGES = "passages.jsonl"
+LOCK = ".lock"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -50,14 +54,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def replace_dir(dest: Path, write: Callable[[Path], Any]) -> Path:
-    """Write a directory with ``write(tmp)`` beside ``dest``, then move it into ``dest``'s place (a
-    crashed write leaves the previous ``dest`` as it was). Returns ``dest``."""
+def replace_dir(dest: Path, write: Callable[[Path], Any], kind: str = "checkpoint", force: bool = False) -> Path:
+    """Write a directory with ``write(tmp)`` beside ``dest``, mark it as a pilotfish output, then move it
+    into ``dest``'s place (a crashed write leaves the previous ``dest`` as it was). Returns ``dest``.
+
+    A non-empty ``dest`` that is not a pilotfish output is refused unless ``force``
+    (:func:`pilotfish.core.outputs.check_output_dir`): a mistyped ``--out`` never deletes a user's files.
+    """
+    dest = check_output_dir(dest, force)
     tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     write(tmp)
+    mark_output(tmp, kind)
     if dest.exists():
         shutil.rmtree(dest)
     os.replace(tmp, dest)
@@ -72,20 +82,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
-
-
-def read_manifest(index_dir: str | Path) -> dict[str, Any]:
-    path = Path(index_dir) / MANIFEST
-    if not path.is_file():
-        raise IndexError_(f"no index at {str(index_dir)!r} (missing {MANIFEST}); build one with: "
-                          f"pilotfish index CORPUS_DIR --out {index_dir}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexError_(f"{path} is damaged ({exc}); rebuild the index") from None
-    if manifest.get("format") != FORMAT:
-        raise IndexError_(f"{path}: index format {manifest.get('format')!r} is not supported; rebuild it")
-    return manifest
 
 
 @dataclass
@@ -105,7 +101,8 @@ class Index:
             built = ", ".join(self.manifest.get("retrievers", [])) or "none"
             raise IndexError_(
                 f"the index at {self.root} has no {retriever!r} part (built: {built}); rebuild with: "
-                f"pilotfish index CORPUS_DIR --out {self.root} --retrievers {','.join([*self.manifest.get('retrievers', []), retriever])}"
+                f"{rebuild_command(self.root, self.manifest)} --retrievers "
+                f"{','.join([*self.manifest.get('retrievers', []), retriever])}"
             )
         return dict(self.manifest.get("settings", {}).get(retriever, {}))
 
@@ -113,21 +110,87 @@ class Index:
         return self.gen_dir / retriever
 
 
-def load_passages(path: Path) -> list[Passage]:
+def load_passages(root: Path, manifest: dict[str, Any]) -> list[Passage]:
+    """The passages of the manifest's generation, checked against the count and the SHA-256 the
+    manifest recorded: a missing, truncated, shortened or emptied ``passages.jsonl`` is one
+    :class:`IndexError_` naming the file and the rebuild command (never a JSON traceback, a position
+    past the end of the list, or an empty result)."""
+    path = root / manifest["generation"] / PASSAGES
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise damaged(path, "the file is missing", root, manifest) from None
+    except OSError as exc:
+        raise damaged(path, f"cannot read it: {exc}", root, manifest) from None
+    expected_sha = manifest.get("passages_sha256")
+    if expected_sha and hashlib.sha256(data).hexdigest() != expected_sha:
+        raise damaged(path, f"its SHA-256 is not the one {MANIFEST} recorded at build time "
+                            f"({len(data)} bytes)", root, manifest)
     out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            out.append(Passage(**json.loads(line)))
+    for n, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line.decode("utf-8"))
+            out.append(Passage(**row))
+        except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+            raise damaged(path, f"line {n} is not a passage: {exc}", root, manifest) from None
+    expected = manifest.get("passages")
+    if expected is not None and len(out) != expected:
+        raise damaged(path, f"it holds {len(out)} passages, {MANIFEST} recorded {expected}", root, manifest)
     return out
 
 
-def open_index(index_dir: str | Path) -> Index:
+def open_index(index_dir: str | Path, manifest: dict[str, Any] | None = None) -> Index:
+    """Load the live generation of the index at ``index_dir`` (its manifest read here unless given)."""
     root = Path(index_dir).resolve()
-    manifest = read_manifest(root)
-    gen = root / manifest["generation"]
-    if not (gen / "passages.jsonl").is_file():
-        raise IndexError_(f"the index at {root} is damaged (missing {gen.name}/passages.jsonl); rebuild it")
-    return Index(root, manifest, load_passages(gen / "passages.jsonl"))
+    manifest = manifest if manifest is not None else read_manifest(root)
+    return Index(root, manifest, load_passages(root, manifest))
+
+
+class LiveIndex:
+    """The index at a path as it is now: :meth:`current` reloads it when a rebuild has published a new
+    generation (the manifest's inode, size or mtime changed and it names another generation), so an
+    open :class:`~pilotfish.Pilot` or a running server answers from the rebuilt index. The check is
+    one ``stat`` per call."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._index: Index | None = None
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.root / MANIFEST)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def current(self) -> Index:
+        stamp = self._stat()
+        if stamp is not None and stamp == self._stamp and self._index is not None:
+            return self._index
+        with self._lock:
+            stamp = self._stat()
+            if stamp is None or stamp != self._stamp or self._index is None:
+                manifest = read_manifest(self.root)
+                if self._index is None or manifest["generation"] != self._index.manifest["generation"]:
+                    self._index = open_index(self.root, manifest)
+                self._stamp = stamp
+            return self._index
+
+    def reload(self) -> Index:
+        """Read the index again now, whatever the manifest's stamp says."""
+        with self._lock:
+            self._stamp, self._index = None, None
+        return self.current()
+
+
+def live_index(pilot: Any, path: Path) -> Index:
+    """The current generation of the index at ``path``, through one :class:`LiveIndex` per pilot."""
+    live: LiveIndex = pilot.shared(f"retrieval-index:{Path(path).resolve()}", lambda: LiveIndex(path))
+    return live.current()
 
 
 def check_setting(retriever: str, index_dir: Path, recorded: dict[str, Any], key: str, wanted: Any) -> None:
@@ -138,7 +201,7 @@ def check_setting(retriever: str, index_dir: Path, recorded: dict[str, Any], key
         raise IndexError_(
             f"the {retriever!r} index at {index_dir} was built with {key}={recorded[key]!r}, "
             f"but the query side uses {key}={wanted!r}; use the same {key} or rebuild the index "
-            f"(pilotfish index CORPUS_DIR --out {index_dir})"
+            f"({rebuild_command(index_dir)})"
         )
 
 
@@ -210,8 +273,32 @@ def build_index(
     max_words: int = 100,
     overlap: int = 1,
     progress: Callable[[str, int], Any] | None = None,
+    on_wait: Callable[[str], Any] | None = None,
 ) -> BuildReport:
-    """Build (or update) the index of ``corpus`` under ``out``; see the module docstring."""
+    """Build (or update) the index of ``corpus`` under ``out``; see the module docstring.
+
+    One build at a time per folder: a second ``pilotfish index`` into the same ``out`` waits for the
+    first (an exclusive ``flock`` on ``out/.lock``; ``on_wait(message)`` is called once when it has
+    to wait), then updates the index the first one wrote.
+    """
+    from pilotfish.models.cache import FileLock
+
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    message = f"another `pilotfish index` is writing {out_dir}; waiting for it to finish"
+    with FileLock(out_dir / LOCK, on_wait=lambda: on_wait(message) if on_wait else None):
+        return _build_index(corpus, out_dir, retrievers, options, max_words, overlap, progress)
+
+
+def _build_index(
+    corpus: str | Path,
+    out: Path,
+    retrievers: Sequence[str],
+    options: dict[str, dict[str, Any]] | None,
+    max_words: int,
+    overlap: int,
+    progress: Callable[[str, int], Any] | None,
+) -> BuildReport:
     start = time.perf_counter()
     options = options or {}
     retrievers = list(dict.fromkeys(retrievers))
@@ -224,11 +311,8 @@ def build_index(
     from pilotfish.data.corpora import resolve_corpus
 
     corpus = resolve_corpus(corpus).resolve()
-    out = Path(out).resolve()
-    if out == corpus or corpus in out.parents:
-        pass  # allowed, but the index's own files are never read as documents (they are .json/.npy)
+    # an index inside its corpus is allowed: the index's own files are never read as documents
     report = load_directory(corpus)
-    out.mkdir(parents=True, exist_ok=True)
 
     previous: dict[str, Any] | None = None
     old_passages: dict[str, list[Passage]] = {}
@@ -236,13 +320,15 @@ def build_index(
     try:
         previous = read_manifest(out)
     except IndexError_:
-        previous = None
+        previous = None  # none, or damaged: a full build replaces it
     if previous is not None and previous.get("chunking") == chunking:
         try:
-            for p in load_passages(out / previous["generation"] / "passages.jsonl"):
+            for p in load_passages(out, previous):
                 old_passages.setdefault(p.doc_id, []).append(p)
-        except OSError:
-            previous, old_passages = None, {}
+        except IndexError_:
+            # damaged passages: reuse no part of that generation (keep its number and settings)
+            old_passages = {}
+            previous = {k: v for k, v in previous.items() if k not in ("retrievers", "files")}
     old_files: dict[str, str] = (previous or {}).get("files", {}) if old_passages else {}
 
     passages: list[Passage] = []
@@ -272,9 +358,12 @@ def build_index(
     if gen_dir.exists():
         shutil.rmtree(gen_dir)
     gen_dir.mkdir()
-    with open(gen_dir / "passages.jsonl", "w", encoding="utf-8") as f:
+    digest = hashlib.sha256()
+    with open(gen_dir / PASSAGES, "wb") as f:
         for p in passages:
-            f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
+            line = (json.dumps(p.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+            digest.update(line)
+            f.write(line)
 
     settings: dict[str, Any] = {}
     timings: dict[str, float] = {}
@@ -303,6 +392,7 @@ def build_index(
         "settings": settings,
         "files": files,
         "passages": len(passages),
+        "passages_sha256": digest.hexdigest(),
         "documents": len(files),
         "skipped_files": len(report.skipped),
         "build_seconds": {k: round(v, 1) for k, v in timings.items()},

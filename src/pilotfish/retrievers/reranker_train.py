@@ -102,12 +102,18 @@ def make_groups(passages: list[Passage], cfg: RerankerTrainConfig,
 
 
 def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: RerankerTrainConfig | None = None,
-                   progress: bool = False) -> Path:
-    """Train and save a cross-encoder reranker; returns its directory (default: the model cache)."""
+                   progress: bool = False, force: bool = False) -> Path:
+    """Train and save a cross-encoder reranker; returns its directory (default: the model cache).
+
+    A non-empty ``out`` that pilotfish did not write is refused before training unless ``force``.
+    """
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from pilotfish.core.outputs import check_output_dir
+
+    dest = check_output_dir(Path(out) if out else default_reranker_path(), force)
     cfg = cfg or RerankerTrainConfig()
     if cfg.group < 2:
         raise InputError("train reranker: --group must be at least 2 (a positive and a negative)")
@@ -174,4 +180,4 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
 
     from .index import replace_dir
 
-    return replace_dir(Path(out) if out else default_reranker_path(), write)
+    return replace_dir(dest, write, kind="reranker-checkpoint", force=force)

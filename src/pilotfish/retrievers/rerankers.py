@@ -134,7 +134,7 @@ class MaxSimReranker(_ScoringReranker):
 
     def _indexes(self, pilot: Any) -> list[Any]:
         """The indexes that may hold the candidates: the ``index`` option, the colbert retriever's, the pilot's."""
-        from .index import IndexError_, open_index
+        from .index import IndexError_, live_index
 
         if pilot is None:
             return []
@@ -152,7 +152,7 @@ class MaxSimReranker(_ScoringReranker):
                 continue
             seen.add(path)
             try:
-                out.append(pilot.shared(f"retrieval-index:{path}", lambda p=path: open_index(p)))
+                out.append(live_index(pilot, path))
             except IndexError_:
                 continue
         return out

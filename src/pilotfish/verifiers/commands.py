@@ -45,9 +45,11 @@ def register(cli: Any) -> None:
 @click.option("--head-only", is_flag=True,
               help="only (re)fit the head of the existing checkpoint in --out (default: the trained verifier)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
 def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
                            head_lr: float, paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
-                           max_articles: int | None, head_examples: int, head_only: bool, quiet: bool) -> None:
+                           max_articles: int | None, head_examples: int, head_only: bool, quiet: bool,
+                           force: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
     from .synth import packaged_bbc_dir
     from .train import train_verifier
@@ -78,7 +80,8 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
         return
     stats = train_verifier(corpus, out, examples=examples, epochs=epochs, batch_size=batch_size, lr=lr,
                            head_lr=head_lr, paraphrases=paraphrases, exclude_docs=excluded, head_examples=head_examples,
-                           max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet)
+                           max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet,
+                           force=force)
     click.echo(f"verifier written to {stats['out']} ({stats['train_examples']} examples, {stats['steps']} steps, "
                f"{stats['seconds']:.0f} s; accuracy on held-out synthetic claims {stats['synthetic_val_accuracy']:.3f})")
 

@@ -50,6 +50,7 @@ def train_verifier(
     max_articles: int | None = None,
     head_examples: int = 3000,
     progress: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Synthesize ``examples`` claims from ``corpus`` and fine-tune MiniLM on them; returns stats.
 
@@ -62,9 +63,14 @@ def train_verifier(
     cross-encoder alone 0.700 vs 0.652.
     ``head_examples``: synthetic claims (a fresh draw, other seed) the calibrated head of
     :mod:`pilotfish.verifiers.head` is fitted on; 0 = no head.
+    ``force``: replace ``out`` even when it is a non-empty folder pilotfish did not write (refused
+    otherwise, before any work).
     """
+    from pilotfish.core.outputs import check_output_dir, mark_output
+
     if examples < 6:
         raise InputError(f"--examples must be at least 6, got {examples}")
+    out_dir = check_output_dir(Path(out).expanduser() if out else default_verifier_path(), force)
     import torch
     import transformers
 
@@ -75,7 +81,6 @@ def train_verifier(
     start = time.perf_counter()
     random.seed(seed)
     torch.manual_seed(seed)
-    out_dir = Path(out).expanduser() if out else default_verifier_path()
     articles = load_articles(corpus, exclude=set(exclude_docs), limit=max_articles)
 
     paraphrase = None
@@ -169,6 +174,8 @@ def train_verifier(
         stats["head"] = fit_head(tmp, articles, examples=head_examples, seed=seed + 1, progress=progress)
     stats["seconds"] = round(time.perf_counter() - start, 1)
     (tmp / "pilotfish_verifier.json").write_text(json.dumps(stats, indent=2))
+    mark_output(tmp, "verifier-checkpoint")
+    check_output_dir(out_dir, force)  # again: the folder may have changed during training
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)

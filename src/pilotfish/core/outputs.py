@@ -1,0 +1,50 @@
+"""Folders pilotfish writes with ``--out``: never a user's folder by mistake.
+
+Commands that replace a whole folder (``train colbert``, ``train reranker``, ``train verifier``)
+first call :func:`check_output_dir`: the folder must be missing, empty, or a pilotfish output (it
+holds the marker file :data:`MARKER`, or the metadata file of a checkpoint written before the
+marker existed). Anything else, such as a mistyped ``--out ~/Documents``, is refused unless the
+user passes ``--force``. Every folder these commands write gets the marker (:func:`mark_output`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from .errors import ConfigError
+
+MARKER = ".pilotfish-output"
+LEGACY_MARKERS = ("pilotfish_verifier.json", "pilotfish_reranker.json", "index.json")
+"""Files that show a folder written by an older pilotfish (before :data:`MARKER`)."""
+
+
+def is_pilotfish_output(path: Path) -> bool:
+    if (path / MARKER).is_file() or any((path / name).is_file() for name in LEGACY_MARKERS):
+        return True
+    meta = path / "artifact.metadata"  # a ColBERT checkpoint ``train colbert`` wrote
+    try:
+        return meta.is_file() and "pilotfish" in json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def check_output_dir(path: str | Path, force: bool = False, option: str = "--out") -> Path:
+    """Refuse (:class:`ConfigError`) to replace ``path`` when it is a file, or a non-empty folder that
+    pilotfish did not write, unless ``force``. Returns the path."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"{option} {p} is a file, not a folder; choose a folder")
+    if force or not p.is_dir() or is_pilotfish_output(p) or not any(p.iterdir()):
+        return p
+    raise ConfigError(
+        f"{option} {p} is not empty and is not a pilotfish output (it has no {MARKER} file); its contents "
+        f"would be replaced. Choose a new or empty folder, or pass --force to replace it"
+    )
+
+
+def mark_output(path: Path, kind: str) -> None:
+    """Write the marker that lets a later run replace ``path`` without ``--force``."""
+    (Path(path) / MARKER).write_text(json.dumps({"kind": kind, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n",
+                                     encoding="utf-8")
