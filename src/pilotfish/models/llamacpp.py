@@ -451,7 +451,8 @@ class LlamaCppModel(WhiteBoxModel):
             if not free:
                 return
             job = self._pending.pop(0)
-            job.slot = max(free, key=lambda s, ids=job.ids: self._shared(s, ids))
+            ids = job.ids
+            job.slot = max(free, key=lambda s: self._shared(s, ids))
             self._busy[job.slot] = True
             self._active.append(job)
 
