@@ -322,7 +322,18 @@ def load_plugin_commands() -> None:
         click.echo(f"Warning: {exc}", err=True)
 
 
+def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                      line: str | None = None) -> None:
+    """Warnings as one line on stderr (no source line) unless ``-v``."""
+    click.echo(f"Warning: {message}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
+    import warnings
+
+    if not os.environ.get("PILOTFISH_VERBOSE") and "-v" not in (argv or sys.argv[1:]) and \
+            "--verbose" not in (argv or sys.argv[1:]):
+        warnings.showwarning = _one_line_warning
     load_plugin_commands()
     start = time.perf_counter()
     try:
