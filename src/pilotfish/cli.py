@@ -296,8 +296,9 @@ def models(as_json: bool) -> None:
         rows.append({"id": spec.id, "aliases": list(spec.aliases), "kind": spec.kind, "available": available,
                      **({"error": error} if error else {}), "description": spec.description, **spec.details})
     schemes = [{"scheme": f"{p}:<...>", "description": s.description} for p, s in reg.schemes.items()]
+    trained = trained_models()
     if as_json:
-        click.echo(json.dumps({"models": rows, "schemes": schemes}, indent=2))
+        click.echo(json.dumps({"models": rows, "schemes": schemes, "trained": trained}, indent=2))
         return
     for r in rows:
         aliases = f" (aliases: {', '.join(r['aliases'])})" if r["aliases"] else ""
@@ -311,6 +312,43 @@ def models(as_json: bool) -> None:
             click.echo(f"    error: {r['error']}")
     for s in schemes:
         click.echo(f"{s['scheme']:<16} {s['description']}")
+    click.echo("\ntrained by pilotfish (in the model cache):")
+    for t in trained:
+        if not t["exists"]:
+            click.echo(f"  {t['name']:<18} not trained ({t['train']})")
+            continue
+        score = f", {t['score_name']} {t['score']}" if t["score"] is not None else ", no recorded score"
+        click.echo(f"  {t['name']:<18} trained {t['trained']}{score}")
+
+
+TRAINED = (
+    # (folder in <cache>/models, its metadata file, the recorded score, the command that trains it)
+    ("verifier-minilm", "pilotfish_verifier.json", "synthetic_val_accuracy", "pilotfish train verifier --corpus bbc"),
+    ("reranker-minilm", "pilotfish_reranker.json", "loss_last", "pilotfish train reranker --corpus bbc"),
+    ("colbert-minilm", "artifact.metadata", None, "pilotfish train colbert --corpus bbc"),
+)
+
+
+def trained_models() -> list[dict[str, Any]]:
+    """The models pilotfish trains: whether each exists, when it was trained and its recorded score."""
+    import datetime
+
+    from pilotfish.models.cache import cache_dir
+
+    out = []
+    for name, meta_file, score_key, command in TRAINED:
+        meta = cache_dir() / "models" / name / meta_file
+        row: dict[str, Any] = {"name": name, "exists": meta.is_file(), "train": command, "trained": None,
+                               "score_name": score_key, "score": None}
+        if meta.is_file():
+            row["trained"] = datetime.datetime.fromtimestamp(meta.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+            try:
+                data = json.loads(meta.read_text())
+            except (OSError, ValueError):
+                data = {}
+            row["score"] = data.get(score_key) if score_key else None
+        out.append(row)
+    return out
 
 
 def load_plugin_commands() -> None:

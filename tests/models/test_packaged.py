@@ -65,3 +65,21 @@ def test_models_command_lists_size_quantisation_context_and_license():
     assert qwen["license"] == "Apache-2.0" and qwen["size_mb"] == 1117 and "qwen" in qwen["aliases"]
     text = CliRunner().invoke(cli, ["models"]).output
     assert "qwen2.5-1.5b" in text and "Q4_K_M" in text and "1117 MB" in text
+
+
+def test_models_command_shows_trained_models_with_their_scores(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pilotfish.cli import cli
+
+    monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path))
+    verifier = tmp_path / "models" / "verifier-minilm"
+    verifier.mkdir(parents=True)
+    (verifier / "pilotfish_verifier.json").write_text(json.dumps({"synthetic_val_accuracy": 0.81}))
+    out = CliRunner().invoke(cli, ["models", "--json"])
+    trained = {t["name"]: t for t in json.loads(out.output)["trained"]}
+    assert trained["verifier-minilm"]["exists"] and trained["verifier-minilm"]["score"] == 0.81
+    assert trained["verifier-minilm"]["trained"] is not None
+    assert not trained["colbert-minilm"]["exists"]
+    text = CliRunner().invoke(cli, ["models"]).output
+    assert "synthetic_val_accuracy 0.81" in text and "not trained (pilotfish train colbert --corpus bbc)" in text
