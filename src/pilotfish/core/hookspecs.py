@@ -119,6 +119,21 @@ def rerank(request: Request, documents: list[Document], k: int, pilot: Pilot) ->
 
 
 @hookspec(firstresult=True)
+def compress(request: Request, documents: list[Document], pilot: Pilot) -> list[Document] | None:
+    """Shorten the passages the prompt will show (prompt compression, LLMLingua-style).
+
+    When: after ``rerank``, before ``build_messages``, when there is at least one passage.
+
+    Call mode: *first result wins*. Return one document per input document, in the same order (a
+    passage with nothing kept has empty text and is left out of the prompt, but keeps its number), so
+    ``[n]`` citations still resolve to ``answer.documents``, which stay the original passages. The
+    prompt and the verifiers see the compressed passages; put ``tokens_before`` and ``tokens_after``
+    in each document's ``metadata["compression"]`` and the host records the ratio in
+    ``answer.metadata["compression"]``.
+    """
+
+
+@hookspec(firstresult=True)
 def build_messages(request: Request, documents: list[Document], pilot: Pilot) -> list[Message] | None:
     """Turn the request and the retrieved documents into the chat messages sent to the model.
 

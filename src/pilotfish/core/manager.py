@@ -283,6 +283,9 @@ class Hooks:
     def rerank(self, request: Any, documents: list[Any], k: int, pilot: Any) -> list[Any] | None:
         return self._pm.hook.rerank(request=request, documents=documents, k=k, pilot=pilot)
 
+    def compress(self, request: Any, documents: list[Any], pilot: Any) -> list[Any] | None:
+        return self._pm.hook.compress(request=request, documents=documents, pilot=pilot)
+
     def build_messages(self, request: Any, documents: list[Any], pilot: Any) -> list[dict[str, str]]:
         return self._pm.hook.build_messages(request=request, documents=documents, pilot=pilot)
 

@@ -114,6 +114,15 @@ def drop_duplicates(documents: Sequence[Document]) -> list[Document]:
             for key, d in kept.items()]
 
 
+def compression_stats(shown: Sequence[Document]) -> dict[str, Any]:
+    """Prompt tokens of the passages before and after ``compress`` (summed over the passages)."""
+    before = sum(int(d.metadata.get("compression", {}).get("tokens_before", 0)) for d in shown)
+    after = sum(int(d.metadata.get("compression", {}).get("tokens_after", 0)) for d in shown)
+    plugin = next((d.metadata["compression"].get("plugin") for d in shown if "compression" in d.metadata), None)
+    return {"plugin": plugin, "tokens_before": before, "tokens_after": after,
+            "ratio": round(before / after, 2) if after else None}
+
+
 class Pilot:
     """A chain of plugins around a model.
 
@@ -221,20 +230,22 @@ class Pilot:
         route = self._route(request)
         model = self.get_routed_model(route)
         documents = self.retrieve(request)
-        messages = h.build_messages(request, documents, self)
+        shown = self._compress(request, documents)
+        request = request.replace(documents=tuple(shown))
+        messages = h.build_messages(request, shown, self)
         generation = h.generate(request, messages, model, on_token, self)
         if not isinstance(generation, Generation):
             raise PilotfishError(f"generate returned {type(generation).__name__}, expected a Generation")
         text = generation.text
         # a refusal is final: nothing in it to verify or repair
         refused = is_refusal(text)
-        verdicts = [] if refused else h.verify(request, text, documents, self)
+        verdicts = [] if refused else h.verify(request, text, shown, self)
         repairs: list[RepairRound] = []
         for round_no in range(1, self.max_repair_rounds + 1):
             failed = [v for v in verdicts if not v.passed]
             if not failed or refused:
                 break
-            result = h.repair(request, text, verdicts, documents, round_no, self)
+            result = h.repair(request, text, verdicts, shown, round_no, self)
             if result is None:
                 break
             repair_plugin = next(
@@ -243,11 +254,11 @@ class Pilot:
             repairs.append(RepairRound(round_no, repair_plugin, result.action, failed, text, result.text, result.note))
             text = result.text
             if result.documents is not None:
-                documents = result.documents
+                documents = shown = result.documents
             if result.action == "refuse" or is_refusal(text):
                 refused, verdicts = True, []
                 break
-            verdicts = h.verify(request, text, documents, self)
+            verdicts = h.verify(request, text, shown, self)
         return Answer(
             text=text,
             request=request,
@@ -259,7 +270,20 @@ class Pilot:
             usage=usage,
             trace=trace,
             generation=generation,
+            metadata={"compression": compression_stats(shown)} if shown is not documents else {},
         )
+
+    def _compress(self, request: Request, documents: list[Document]) -> list[Document]:
+        """The ``compress`` hook's passages (one per retrieved passage, same order), or the passages as they are."""
+        if not documents:
+            return documents
+        out = self.hooks.compress(request, documents, self)
+        if out is None:
+            return documents
+        if len(out) != len(documents) or any(not isinstance(d, Document) for d in out):
+            raise PilotfishError("compress must return one Document per passage, in the same order "
+                                 f"(got {len(out)} for {len(documents)})")
+        return list(out)
 
     def _route(self, request: Request) -> Route:
         decided = self.hooks.route(request, self)

@@ -42,6 +42,8 @@ def is_refusal(text: str) -> bool:
 def format_sources(documents: Sequence[Document]) -> str:
     lines = []
     for i, doc in enumerate(documents, start=1):
+        if not doc.text.strip():
+            continue  # a passage the compressor emptied keeps its number, not its slot
         title = f"{doc.title}: " if doc.title and not doc.text.startswith(doc.title) else ""
         lines.append(f"[{i}] ({doc.doc_id}) {title}{doc.text}")
     return "<sources>\n" + "\n".join(lines) + "\n</sources>"

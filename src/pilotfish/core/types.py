@@ -35,6 +35,9 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     """Generation parameters: ``max_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed``."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    documents: tuple[Document, ...] = ()
+    """The passages the prompt shows (set by the host after retrieval and compression), so a ``generate``
+    strategy (a cascade that verifies, a drafter that copies from the sources) can read them."""
 
     @property
     def search_query(self) -> str:
@@ -199,6 +202,8 @@ class Answer:
     trace: list[TraceEvent] = field(default_factory=list)
     generation: Generation | None = None
     latency_s: float = 0.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """What the host measured on the way, e.g. ``compression`` (prompt tokens before and after)."""
     refused: bool = False
     """The answer declines to answer (the model said the sources lack it, or a repair refused): a
     refusal is final, so it carries no verdicts and is not repaired."""

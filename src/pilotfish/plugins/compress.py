@@ -1,0 +1,209 @@
+"""Prompt compression (LongLLMLingua-style): the retrieved passages, shortened under a token budget.
+
+On this machine the large model's cost is mostly its prompt (Qwen2.5-1.5B prefills ~100 tokens/s on one
+thread), so a small model that drops what the question does not need makes the answer cheaper.
+
+Two steps, each configurable:
+
+1. **coarse** (``coarse = "minilm"``, any embedder id; ``""`` turns it off): the passages are split into
+   sentences; each sentence is scored by its cosine similarity to the question, plus ``rank_weight``
+   times its passage's similarity, and the best sentences are kept, in their original order, until the
+   budget is spent. A sentence repeated by overlapping passages is kept once.
+2. **fine** (``fine = "smollm2-135m"``, any white-box model; off by default): the coarse step keeps
+   ``fine_slack`` times the budget, then the words a small LM finds least informative (the lowest
+   self-information, summed over their tokens, given the question) are dropped to reach the budget.
+
+The budget is ``budget`` tokens of the passages, or their size divided by ``ratio``, counted with the
+large model's own tokenizer. The question, the instructions and the history are never touched. Each
+passage keeps its number, so ``[n]`` citations resolve to ``answer.documents`` (the originals);
+``answer.metadata["compression"]`` holds the tokens before and after and the ratio.
+
+Config::
+
+    [pilotfish]
+    plugins = ["compress"]
+
+    [pilotfish.plugin.compress]
+    ratio = 3.0          # or: budget = 150
+    coarse = "minilm"
+    fine = ""            # "smollm2-135m" adds the token-level step
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import re
+from typing import Any
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from pilotfish.core.errors import ConfigError, PilotfishError
+from pilotfish.core.hookspecs import hookimpl
+from pilotfish.core.plugin import Plugin, PluginOptions
+from pilotfish.core.types import Document, Request
+from pilotfish.retrievers.documents import split_sentences
+
+_WORD = re.compile(r"\S+")
+
+
+class Compress(Plugin):
+    """``compress`` hook: keep the sentences (and words) of the passages that matter for the question."""
+
+    name = "compress"
+
+    class Options(PluginOptions):
+        ratio: float = Field(3.0, ge=1.0)
+        """Target: the passages' tokens divided by this (1.0 keeps everything)."""
+        budget: int | None = None
+        """Target in tokens of the passages; wins over ``ratio``."""
+        coarse: str = "minilm"
+        """Embedder that ranks sentences by relevance to the question; "" keeps whole passages for ``fine``."""
+        rank_weight: float = 0.5
+        """Weight of the passage's own similarity in a sentence's score."""
+        fine: str = ""
+        """White-box small LM whose per-token log-probs pick the words to drop; "" for sentences only."""
+        fine_slack: float = Field(1.5, ge=1.0)
+        """With ``fine``, the coarse step keeps this many times the budget."""
+        min_sentences: int = Field(1, ge=0)
+        """Always keep at least this many of the best sentences, whatever the budget."""
+
+        @model_validator(mode="after")
+        def _check(self) -> Compress.Options:
+            if self.budget is not None and self.budget < 1:
+                raise ValueError(f"budget must be at least 1 token, got {self.budget}")
+            if not self.coarse and not self.fine:
+                raise ValueError("set coarse (an embedder id) or fine (a white-box model id), or both")
+            return self
+
+    # -- the hook -------------------------------------------------------------------------------------
+
+    @hookimpl
+    def compress(self, request: Request, documents: list[Document], pilot: Any) -> list[Document] | None:
+        count = _token_counter(pilot.model_for(request))
+        question = request.question
+        if not question.strip():
+            raise PilotfishError("compress: the question is empty, so nothing tells what to keep")
+        sizes = [count(_shown_text(d)) for d in documents]
+        total = sum(sizes)
+        target = self.options.budget if self.options.budget is not None else max(1, int(total / self.options.ratio))
+        if target >= total:
+            return [_with_stats(d, d.text, n, n) for d, n in zip(documents, sizes, strict=True)]
+        sentences = _sentences(documents)
+        if not sentences:
+            return None
+        coarse_target = target * (self.options.fine_slack if self.options.fine else 1.0)
+        if self.options.coarse:
+            keep = self._coarse(question, documents, sentences, coarse_target, count, pilot)
+        else:
+            keep = set(range(len(sentences)))
+        texts: list[list[str]] = [[] for _ in documents]
+        for i in sorted(keep):
+            texts[sentences[i][0]].append(sentences[i][1])
+        joined = [" ".join(t) for t in texts]
+        if self.options.fine:
+            joined = self._fine(question, joined, target, count, pilot)
+        return [_with_stats(d, t, n, count(t) if t else 0, self.name)
+                for d, t, n in zip(documents, joined, sizes, strict=True)]
+
+    # -- steps ----------------------------------------------------------------------------------------
+
+    def _coarse(self, question: str, documents: list[Document], sentences: list[tuple[int, str]],
+                target: float, count: Any, pilot: Any) -> set[int]:
+        embedder = pilot.get_model(self.options.coarse)
+        if not hasattr(embedder, "embed"):
+            raise ConfigError(f"compress: coarse = {self.options.coarse!r} is not an embedder (give e.g. 'minilm')")
+        vecs = np.asarray(embedder.embed([question] + [d.text for d in documents] + [s for _, s in sentences]))
+        q, passages, sents = vecs[0], vecs[1:1 + len(documents)], vecs[1 + len(documents):]
+        score = sents @ q + self.options.rank_weight * (passages @ q)[[p for p, _ in sentences]]
+        keep: set[int] = set()
+        seen: set[str] = set()
+        spent = 0
+        for i in np.argsort(-score, kind="stable"):
+            text = sentences[i][1]
+            key = " ".join(text.split())
+            if key in seen:
+                continue
+            cost = count(text)
+            if spent + cost > target and len(keep) >= self.options.min_sentences:
+                continue  # a shorter sentence further down may still fit
+            keep.add(int(i))
+            seen.add(key)
+            spent += cost
+        return keep
+
+    def _fine(self, question: str, texts: list[str], target: int, count: Any, pilot: Any) -> list[str]:
+        model = pilot.get_model(self.options.fine)
+        if not hasattr(model, "token_logprobs"):
+            raise ConfigError(f"compress: fine = {self.options.fine!r} is not a white-box model "
+                              "(it needs per-token log-probs; give e.g. 'smollm2-135m')")
+        words: list[tuple[int, str, float]] = []  # (passage, word, self-information)
+        for p, text in enumerate(texts):
+            if text:
+                words += [(p, w, s) for w, s in _word_surprisal(model, question, text)]
+        costs = [count(" " + w) for _, w, _ in words]
+        spent = sum(costs)
+        drop: set[int] = set()
+        for i in sorted(range(len(words)), key=lambda i: words[i][2]):
+            if spent <= target:
+                break
+            drop.add(i)
+            spent -= costs[i]
+        out: list[list[str]] = [[] for _ in texts]
+        for i, (p, w, _) in enumerate(words):
+            if i not in drop:
+                out[p].append(w)
+        return [" ".join(ws) for ws in out]
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _shown_text(doc: Document) -> str:
+    return f"{doc.title}: {doc.text}" if doc.title and not doc.text.startswith(doc.title) else doc.text
+
+
+def _token_counter(model: Any) -> Any:
+    encode = getattr(model, "encode", None)
+    if callable(encode):
+        return lambda text: len(encode(text)) if text else 0
+    return lambda text: int(len(_WORD.findall(text)) * 1.3 + 0.5)  # a black-box model: ~1.3 tokens a word
+
+
+def _sentences(documents: list[Document]) -> list[tuple[int, str]]:
+    out = []
+    for p, d in enumerate(documents):
+        out += [(p, d.text[s:e]) for s, e in split_sentences(d.text)]
+    return out
+
+
+def _with_stats(doc: Document, text: str, before: int, after: int, plugin: str = "compress") -> Document:
+    meta = {**doc.metadata, "compression": {"plugin": plugin, "tokens_before": before, "tokens_after": after}}
+    return dataclasses.replace(doc, text=text, metadata=meta)
+
+
+def _word_surprisal(model: Any, question: str, text: str) -> list[tuple[str, float]]:
+    """Each whitespace word of ``text`` with the sum of its tokens' self-information (-log p) under
+    ``model``, given the question as a prefix (question-aware, as in LongLLMLingua)."""
+    logprobs = model.token_logprobs(text, prefix=question + "\n")
+    ids = model.encode(text)
+    piece = getattr(model, "piece", None)
+    pieces = [piece(t) if piece else model.decode([t]).encode() for t in ids]
+    data = text.encode()
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    starts = [len(text[:s].encode()) for s, _, _ in words]
+    surprisal = [0.0] * len(words)
+    if b"".join(pieces) != data or len(logprobs) != len(ids):
+        # a tokenizer that does not round-trip: spread the log-probs over the words by position
+        for k, lp in enumerate(logprobs):
+            surprisal[min(len(words) - 1, k * len(words) // max(1, len(logprobs)))] -= lp
+        return [(w, s) for (_, _, w), s in zip(words, surprisal, strict=True)]
+    pos = 0
+    for tok_piece, lp in zip(pieces, logprobs, strict=True):
+        body = tok_piece.lstrip()
+        if body:  # the token belongs to the word its first visible byte is in
+            j = max(0, bisect.bisect_right(starts, pos + len(tok_piece) - len(body)) - 1)
+            surprisal[j] -= lp
+        pos += len(tok_piece)
+    return [(w, s) for (_, _, w), s in zip(words, surprisal, strict=True)]
