@@ -38,7 +38,7 @@ from typing import Any
 from pilotfish.core.errors import InputError
 from pilotfish.data.cloze import cloze_pairs, inverse_cloze_pairs
 
-from .colbert import ColbertEncoder, default_model_path
+from .colbert_model import ColbertEncoder, default_model_path
 from .documents import Passage, chunk_documents, load_directory
 
 
@@ -170,7 +170,7 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     """
     import torch
 
-    from pilotfish.core.outputs import check_output_dir
+    from pilotfish.core.outputs import check_output_dir, replace_dir
 
     dest = check_output_dir(Path(out) if out else default_model_path(), force)
     cfg = cfg or TrainConfig()
@@ -232,8 +232,6 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     if losses:
         enc.meta["loss_first"] = round(sum(losses[:window]) / window, 4)
         enc.meta["loss_last"] = round(sum(losses[-window:]) / window, 4)
-    from .index import replace_dir
-
     return replace_dir(dest, enc.save, kind="colbert-checkpoint", force=force)
 
 

@@ -110,7 +110,7 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pilotfish.core.outputs import check_output_dir
+    from pilotfish.core.outputs import check_output_dir, replace_dir
 
     dest = check_output_dir(Path(out) if out else default_reranker_path(), force)
     cfg = cfg or RerankerTrainConfig()
@@ -176,7 +176,5 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
         net.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / "pilotfish_reranker.json").write_text(json.dumps(meta, indent=1))
-
-    from .index import replace_dir
 
     return replace_dir(dest, write, kind="reranker-checkpoint", force=force)
