@@ -96,7 +96,7 @@ def main() -> None:
     if not args.rebuild_colbert and (args.colbert_from is None or not (args.colbert_from / "index.json").is_file()):
         ap.error("give --colbert-from INDEX (an index with a colbert part of minilm-untrained) or --rebuild-colbert")
 
-    from pilotfish.retrievers.colbert import get_encoder, model_fingerprint
+    from pilotfish.retrievers.colbert_model import get_encoder, model_fingerprint
     from pilotfish.retrievers.evaluate import load_queries
     from pilotfish.retrievers.plaid import convert_checkpoint, fingerprint
 

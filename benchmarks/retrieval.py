@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     import warnings
 
     from pilotfish import FakeModel, Pilot, PilotConfig
-    from pilotfish.retrievers.colbert import default_model_path
+    from pilotfish.retrievers.colbert_model import default_model_path
     from pilotfish.retrievers.evaluate import load_queries
     from pilotfish.retrievers.index import open_index
 
@@ -167,7 +167,7 @@ def fusion_sweep(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
     """Quality only: each retriever's top 50 is computed once per query, then RRF variants (k, weights)
     and MaxSim rerank depths are scored on those lists (the host fuses with k = 60, equal weights)."""
     from pilotfish import FakeModel, Pilot, PilotConfig
-    from pilotfish.retrievers.colbert import get_encoder
+    from pilotfish.retrievers.colbert_model import get_encoder
     from pilotfish.retrievers.evaluate import hit_rank
     from pilotfish.retrievers.index import read_manifest
 

@@ -77,9 +77,9 @@ def run_qa(limit: int, model: str | None, seed: int = 0, queries: Path | None = 
     """Answer dev QA questions with smollm2-135m over a lexical retriever on BBC paragraphs and
     report how often the answer passes the entailment verifier (and how often it is correct)."""
     import pilotfish
+    from pilotfish.data.articles import load_articles, packaged_bbc_dir
     from pilotfish.verifiers.entailment import EntailmentVerifier
     from pilotfish.verifiers.scoring import content_words
-    from pilotfish.verifiers.synth import load_articles, packaged_bbc_dir
 
     qa = [json.loads(line) for line in dev_file(QA_DEV, queries).read_text().splitlines() if line.strip()][:limit]
     rng = random.Random(seed)

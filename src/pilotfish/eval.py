@@ -169,7 +169,7 @@ def _baseline(model: str, num_layers: int | None, pairs: int = 200) -> tuple[flo
     path = cache_dir() / "bertscore-baselines" / f"{key}.json"
     if path.exists():
         return tuple(json.loads(path.read_text())["baseline"])  # type: ignore[return-value]
-    from pilotfish.verifiers.synth import load_articles, packaged_bbc_dir
+    from pilotfish.data.articles import load_articles, packaged_bbc_dir
 
     corpus = packaged_bbc_dir()
     if corpus is None:

@@ -23,7 +23,7 @@ def _write_model(tmp: Path) -> None:
 
 
 def test_replace_dir_refuses_a_user_folder(user_folder: Path) -> None:
-    from pilotfish.retrievers.index import replace_dir
+    from pilotfish.core.outputs import replace_dir
 
     with pytest.raises(ConfigError, match="is not empty and is not a pilotfish output.*--force"):
         replace_dir(user_folder, _write_model)
@@ -32,8 +32,7 @@ def test_replace_dir_refuses_a_user_folder(user_folder: Path) -> None:
 
 
 def test_replace_dir_marks_its_output_and_replaces_it_again(tmp_path: Path, user_folder: Path) -> None:
-    from pilotfish.core.outputs import MARKER
-    from pilotfish.retrievers.index import replace_dir
+    from pilotfish.core.outputs import MARKER, replace_dir
 
     out = tmp_path / "ckpt"
     replace_dir(out, _write_model)

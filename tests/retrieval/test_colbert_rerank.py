@@ -24,7 +24,7 @@ def test_trained_checkpoint_has_hub_layout_and_loads(trained: Path) -> None:
 
     from safetensors.torch import load_file
 
-    from pilotfish.retrievers.colbert import ColbertEncoder
+    from pilotfish.retrievers.colbert_model import ColbertEncoder
 
     assert {"config.json", "model.safetensors", "artifact.metadata", "tokenizer.json"} <= {p.name for p in trained.iterdir()}
     keys = load_file(str(trained / "model.safetensors")).keys()
@@ -67,7 +67,7 @@ def test_hub_style_checkpoint_built_locally_loads(tmp_path: Path) -> None:
     from transformers import AutoModel, AutoTokenizer
 
     from pilotfish.models.packaged import minilm_path
-    from pilotfish.retrievers.colbert import ColbertEncoder
+    from pilotfish.retrievers.colbert_model import ColbertEncoder
 
     bert = AutoModel.from_pretrained(str(minilm_path()))
     state = {f"bert.{k}": v for k, v in bert.state_dict().items()}
@@ -175,7 +175,7 @@ def test_maxsim_reranker_uses_stored_vectors_of_indexed_passages(index_dir: Path
     scores match re-encoding the passages within the residual compression error, in the same order
     wherever the re-encoded scores are clearly apart."""
     from pilotfish.core.types import Document
-    from pilotfish.retrievers.colbert import get_encoder
+    from pilotfish.retrievers.colbert_model import get_encoder
 
     pilot = rag_pilot(["bm25", "maxsim-reranker"], index_dir, {"maxsim-reranker": {"model": "minilm-untrained"}})
     reranker = pilot.pm.get_plugin("maxsim-reranker")
@@ -205,7 +205,7 @@ def test_maxsim_reranker_uses_stored_vectors_of_indexed_passages(index_dir: Path
     new = Document("elsewhere#0", "A passage from no index.", "elsewhere", None, 0.0, None, {})
     assert reranker.stored_vectors(pilot, enc, [other, new, d])[:2] == [None, None]
     assert len(reranker.scores(title, [other, new, d], pilot)) == 3
-    from pilotfish.retrievers.colbert import token_store
+    from pilotfish.retrievers.colbert_store import token_store
     from pilotfish.retrievers.index import open_index
 
     store = token_store(open_index(index_dir))
@@ -224,7 +224,7 @@ def test_model_fingerprint_is_cached_until_the_weights_change() -> None:
     in-place update of the projection (as training does)."""
     import torch
 
-    from pilotfish.retrievers.colbert import ColbertEncoder, model_fingerprint, weights_hash
+    from pilotfish.retrievers.colbert_model import ColbertEncoder, model_fingerprint, weights_hash
 
     enc = ColbertEncoder.untrained()  # a private instance: the shared one must keep its weights
     first = model_fingerprint(enc)

@@ -139,7 +139,8 @@ def test_dense_on_a_real_chroma_server(rag_pilot, small_corpus: Path, tmp_path: 
 
 
 def test_colbert_compressed_search_matches_exact_maxsim(index_dir: Path) -> None:
-    from pilotfish.retrievers.colbert import ColbertSearcher, get_encoder
+    from pilotfish.retrievers.colbert import ColbertSearcher
+    from pilotfish.retrievers.colbert_model import get_encoder
     from pilotfish.retrievers.index import open_index
 
     index = open_index(index_dir)
@@ -174,7 +175,7 @@ def test_dense_and_untrained_colbert_share_one_minilm_pass(index_dir: Path, tmp_
     import json
 
     from pilotfish.core.models import get_model
-    from pilotfish.retrievers.colbert import ColbertEncoder
+    from pilotfish.retrievers.colbert_model import ColbertEncoder
     from pilotfish.retrievers.index import BuildContext, open_index
 
     index = open_index(index_dir)
@@ -212,7 +213,7 @@ class _Bar:
 
 
 def test_colbert_without_trained_model_says_how_to_train(tmp_path: Path, isolated_cache: Path) -> None:
-    from pilotfish.retrievers.colbert import ColbertEncoder
+    from pilotfish.retrievers.colbert_model import ColbertEncoder
 
     with pytest.raises(PilotfishError, match="pilotfish train colbert --corpus"):
         ColbertEncoder.load("default")

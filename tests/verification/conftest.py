@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import pilotfish
-from pilotfish.verifiers.synth import load_articles, packaged_bbc_dir
+from pilotfish.data.articles import load_articles, packaged_bbc_dir
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 """The dev sets, next to the repository (absent on a CI machine)."""

@@ -67,7 +67,7 @@ def test_through_pilot_and_config_errors(tiny_verifier, make_pilot, bbc_passages
 def test_missing_or_undertrained_verifier_says_how_to_train(tmp_path, monkeypatch):
     import json
 
-    from pilotfish.verifiers.nli import default_verifier_path
+    from pilotfish.models.cache import default_verifier_path
 
     monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path))
     with pytest.raises(pilotfish.ModelError, match="pilotfish train verifier --corpus"):

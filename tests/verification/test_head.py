@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from pilotfish.core.errors import ModelError
+from pilotfish.data.articles import load_articles
+from pilotfish.data.claims import synthesize
 from pilotfish.verifiers.head import FEATURES, HEAD_FILE, Featurizer, VerifierHead
-from pilotfish.verifiers.synth import load_articles, synthesize
 
 PREMISE = ("Spokesman Alan Jones said he expected 150,000 shoppers to have visited by the end of Saturday. "
            "Our sales so far have been 2% up on the same time last year, he said.")

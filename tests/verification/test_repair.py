@@ -5,9 +5,9 @@ import random
 import pytest
 
 import pilotfish
+from pilotfish.data.contradictions import change_number
 from pilotfish.plugins.repair import REFUSAL, DropUnsupported, Refuse, Regenerate, drop_failed_sentences
 from pilotfish.verifiers.entailment import EntailmentVerifier
-from pilotfish.verifiers.synth import change_number
 from pilotfish.verifiers.validators import CitationsValidator
 
 from .conftest import MiniLMRetriever

@@ -1,138 +1,35 @@
-"""The plugin manager: discovery, enabling, instrumentation and a typed facade over the hooks.
+"""The plugin manager: enabling plugins, registering them instrumented, and the typed hook facade.
 
-Discovery reads the entry-point group ``pilotfish`` (built-ins are declared there exactly like
-third-party plugins). Environment variables:
-
-- ``PILOTFISH_LOAD_PLUGINS=a,b``: load only these entry points (the defaults ``core`` and
-  ``models`` are always loaded unless disabled).
-- ``PILOTFISH_DISABLE_PLUGINS=a,b``: never load or register these.
-- ``PILOTFISH_TRACE=1``: print every hook implementation call with its plugin and duration
-  to stderr.
-
-Each hook implementation is wrapped once at registration: the wrapper times the call, records
-a :class:`~pilotfish.core.types.TraceEvent` into the current run's trace, awaits coroutine
-results, and applies the plugin's ``on_error`` policy (``raise`` wraps the exception in a
-:class:`~pilotfish.core.errors.PluginError` naming plugin and hook; ``skip`` records it and
-returns ``None`` so the hook goes on without that plugin).
+Discovery of installed plugins (the entry-point group ``pilotfish``, ``PILOTFISH_LOAD_PLUGINS``,
+``PILOTFISH_DISABLE_PLUGINS``) is in :mod:`pilotfish.core.discovery`; the wrapper every hook
+implementation gets at registration (timing, trace, awaiting, ``on_error`` policy,
+``PILOTFISH_TRACE=1``) in :mod:`pilotfish.core.tracing`; the typed facade ``pm.hooks`` in
+:mod:`pilotfish.core.hooks`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import importlib
 import inspect
 import logging
-import os
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import pluggy
 
 from . import hookspecs
-from .errors import ConfigError, PilotfishError, PluginError, PluginNotFoundError
+from .discovery import BUILTIN_MODULES, DEFAULT_PLUGINS, InstalledPlugin, env_list, installed_plugins
+from .errors import ConfigError, PluginError, PluginNotFoundError
+from .hooks import Hooks
 from .plugin import Plugin, options_model, validate_options
-from .types import TraceEvent
+from .tracing import collecting_trace, instrument
+
+__all__ = [
+    "DEFAULT_PLUGINS", "InstalledPlugin", "OnError", "PluginManager", "build_manager", "collecting_trace",
+    "discovery_manager", "hooks_of", "installed_plugins", "instantiate",
+]
 
 logger = logging.getLogger("pilotfish")
 
-ENTRY_POINT_GROUP = "pilotfish"
-DEFAULT_PLUGINS: tuple[str, ...] = ("core", "models")
-"""Always enabled; each is also declared in pyproject.toml's entry points."""
-_BUILTIN_MODULES = {"core": "pilotfish.plugins.core", "models": "pilotfish.models.builtin"}
-
 OnError = Literal["raise", "skip"]
-
-_current_trace: contextvars.ContextVar[list[TraceEvent] | None] = contextvars.ContextVar(
-    "pilotfish_trace", default=None
-)
-
-
-@contextmanager
-def collecting_trace(trace: list[TraceEvent]) -> Iterator[list[TraceEvent]]:
-    """Record every hook call made in this context (thread/task) into ``trace``."""
-    token = _current_trace.set(trace)
-    try:
-        yield trace
-    finally:
-        _current_trace.reset(token)
-
-
-def _env_list(name: str) -> list[str] | None:
-    raw = os.environ.get(name)
-    if raw is None:
-        return None
-    return [x.strip() for x in raw.split(",") if x.strip()]
-
-
-def _trace_enabled() -> bool:
-    return os.environ.get("PILOTFISH_TRACE", "") not in ("", "0", "false", "no")
-
-
-@dataclass
-class InstalledPlugin:
-    """An entry point in the ``pilotfish`` group."""
-
-    name: str
-    value: str
-    dist: str | None
-    version: str | None
-    _obj: Any = None
-    _loaded: bool = False
-
-    def load(self) -> Any:
-        if not self._loaded:
-            module, _, attr = self.value.partition(":")
-            try:
-                obj = importlib.import_module(module)
-                for part in filter(None, attr.split(".")):
-                    obj = getattr(obj, part)
-            except Exception as exc:  # a broken third-party package must not hide the others
-                raise PluginError(self.name, None, f"could not be loaded from {self.value!r}: {exc}") from exc
-            self._obj = obj
-            self._loaded = True
-        return self._obj
-
-
-_installed_lock = threading.Lock()
-_installed_cache: dict[str, InstalledPlugin] | None = None
-
-
-def installed_plugins(refresh: bool = False) -> dict[str, InstalledPlugin]:
-    """Entry points of the ``pilotfish`` group, narrowed by the environment variables."""
-    global _installed_cache
-    with _installed_lock:
-        if _installed_cache is None or refresh:
-            from importlib.metadata import entry_points
-
-            found: dict[str, InstalledPlugin] = {}
-            for ep in entry_points(group=ENTRY_POINT_GROUP):
-                dist = getattr(ep, "dist", None)
-                found.setdefault(
-                    ep.name,
-                    InstalledPlugin(
-                        ep.name,
-                        ep.value,
-                        dist.metadata["Name"] if dist is not None else None,
-                        dist.version if dist is not None else None,
-                    ),
-                )
-            # Running from a source tree that was not pip-installed: the defaults still work.
-            for name, module in _BUILTIN_MODULES.items():
-                found.setdefault(name, InstalledPlugin(name, module, "pilotfish", None))
-            _installed_cache = found
-        result = dict(_installed_cache)
-    only = _env_list("PILOTFISH_LOAD_PLUGINS")
-    blocked = set(_env_list("PILOTFISH_DISABLE_PLUGINS") or [])
-    if only is not None:
-        keep = set(only) | set(DEFAULT_PLUGINS)
-        result = {k: v for k, v in result.items() if k in keep}
-    return {k: v for k, v in result.items() if k not in blocked}
 
 
 def _plugin_display_name(obj: Any) -> str:
@@ -158,7 +55,7 @@ class PluginManager(pluggy.PluginManager):
 
     def register(self, plugin: Any, name: str | None = None, on_error: OnError | None = None) -> str | None:  # type: ignore[override]
         name = name or _plugin_display_name(plugin)
-        blocked = set(_env_list("PILOTFISH_DISABLE_PLUGINS") or [])
+        blocked = set(env_list("PILOTFISH_DISABLE_PLUGINS") or [])
         if name in blocked:
             self.set_blocked(name)
             return None
@@ -175,7 +72,7 @@ class PluginManager(pluggy.PluginManager):
         for caller in self.get_hookcallers(plugin) or []:
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin and not (impl.wrapper or impl.hookwrapper):
-                    _instrument(impl, caller.name, self)
+                    instrument(impl, caller.name, self)
         return registered
 
     def check_pending(self) -> None:
@@ -190,136 +87,6 @@ class PluginManager(pluggy.PluginManager):
 
     def plugin_names(self) -> list[str]:
         return [name for name, _ in self.list_name_plugin() if name is not None]
-
-
-def _resolve_awaitable(value: Any) -> Any:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_await(value))
-    raise PilotfishError(
-        "an async hook implementation was called from inside a running event loop; "
-        "use `await pilot.arun(...)` instead of `pilot.run(...)` in async code"
-    )
-
-
-async def _await(value: Any) -> Any:
-    return await value
-
-
-def _instrument(impl: pluggy.HookImpl, hook: str, pm: PluginManager) -> None:
-    """Wrap one hook implementation: timing, trace, awaiting, error policy."""
-    function = impl.function
-    plugin = impl.plugin_name
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        status: Any = "ok"
-        error = None
-        try:
-            result = function(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = _resolve_awaitable(result)
-            if result is None:
-                status = "none"
-            return result
-        except PilotfishError as exc:
-            status, error = "error", f"{type(exc).__name__}: {exc}"
-            if pm.on_error.get(plugin, pm.default_on_error) == "skip":
-                status = "skipped-error"
-                return None
-            if isinstance(exc, PluginError):
-                raise
-            raise PluginError(plugin, hook, error) from exc
-        except Exception as exc:
-            status, error = "error", f"{type(exc).__name__}: {exc}"
-            if pm.on_error.get(plugin, pm.default_on_error) == "skip":
-                status = "skipped-error"
-                return None
-            raise PluginError(plugin, hook, error) from exc
-        finally:
-            duration = time.perf_counter() - start
-            trace = _current_trace.get()
-            if trace is not None:
-                trace.append(TraceEvent(hook, plugin, duration, status, error, start))
-            if _trace_enabled():
-                extra = f" {error}" if error else ""
-                print(
-                    f"[pilotfish] {hook:<16} {plugin:<24} {duration * 1000:8.2f} ms {status}{extra}",
-                    file=sys.stderr,
-                )
-
-    call.__wrapped__ = function  # type: ignore[attr-defined]
-    impl.function = call  # type: ignore[misc]  # Final only for type checkers
-
-
-class Hooks:
-    """Typed facade: one method per hook, so the host's own calls are type-checked.
-
-    ``pm.hook.X(...)`` returns ``Any``; these methods say what comes back.
-    """
-
-    def __init__(self, pm: PluginManager):
-        self._pm = pm
-
-    def before_prompt(self, request: Any, pilot: Any) -> Any:
-        """Chained: each implementation sees the previous one's result."""
-        impls = self._pm.hook.before_prompt.get_hookimpls()
-        for impl in reversed(impls):  # pluggy's call order
-            if impl.wrapper or impl.hookwrapper:
-                raise PluginError(impl.plugin_name, "before_prompt", "wrappers are not supported on this hook")
-            available = {"request": request, "pilot": pilot}
-            result = impl.function(*[available[a] for a in impl.argnames])
-            if result is not None:
-                request = result
-        return request
-
-    def route(self, request: Any, pilot: Any) -> Any:
-        return self._pm.hook.route(request=request, pilot=pilot)
-
-    def retrieve(self, request: Any, k: int, pilot: Any) -> list[list[Any]]:
-        return [r for r in self._pm.hook.retrieve(request=request, k=k, pilot=pilot) if r]
-
-    def rerank(self, request: Any, documents: list[Any], k: int, pilot: Any) -> list[Any] | None:
-        return self._pm.hook.rerank(request=request, documents=documents, k=k, pilot=pilot)
-
-    def compress(self, request: Any, documents: list[Any], pilot: Any) -> list[Any] | None:
-        return self._pm.hook.compress(request=request, documents=documents, pilot=pilot)
-
-    def build_messages(self, request: Any, documents: list[Any], pilot: Any) -> list[dict[str, str]]:
-        return self._pm.hook.build_messages(request=request, documents=documents, pilot=pilot)
-
-    def logits_processors(self, request: Any, model: Any, pilot: Any) -> list[Any]:
-        out: list[Any] = []
-        for procs in self._pm.hook.logits_processors(request=request, model=model, pilot=pilot):
-            out.extend(procs or [])
-        return out
-
-    def generate(self, request: Any, messages: list[Any], model: Any, on_token: Any, pilot: Any) -> Any:
-        return self._pm.hook.generate(
-            request=request, messages=messages, model=model, on_token=on_token, pilot=pilot
-        )
-
-    def verify(self, request: Any, text: str, documents: list[Any], pilot: Any) -> list[Any]:
-        out: list[Any] = []
-        for verdicts in self._pm.hook.verify(request=request, text=text, documents=documents, pilot=pilot):
-            out.extend(verdicts or [])
-        return out
-
-    def repair(self, request: Any, text: str, verdicts: list[Any], documents: list[Any], round: int, pilot: Any) -> Any:
-        return self._pm.hook.repair(
-            request=request, text=text, verdicts=verdicts, documents=documents, round=round, pilot=pilot
-        )
-
-    def synthesize(self, method: str, records: list[Any], params: dict[str, Any], model: Any, pilot: Any) -> Any:
-        return self._pm.hook.synthesize(method=method, records=records, params=params, model=model, pilot=pilot)
-
-    def score_examples(self, records: list[Any], pilot: Any) -> list[dict[str, list[Any]]]:
-        return [c for c in self._pm.hook.score_examples(records=records, pilot=pilot) if c]
-
-    def distill(self, task: str, records: list[Any], teacher: Any, student: Any, params: dict[str, Any], pilot: Any) -> Any:
-        return self._pm.hook.distill(task=task, records=records, teacher=teacher, student=student, params=params,
-                                     pilot=pilot)
 
 
 def instantiate(name: str, obj: Any, options: dict[str, Any] | None) -> Any:
@@ -357,7 +124,7 @@ def build_manager(
     pm = PluginManager(on_error=on_error)
     options = {k: dict(v) for k, v in (options or {}).items()}
     installed = installed_plugins() if use_entrypoints else {
-        n: InstalledPlugin(n, m, "pilotfish", None) for n, m in _BUILTIN_MODULES.items()
+        n: InstalledPlugin(n, m, "pilotfish", None) for n, m in BUILTIN_MODULES.items()
     }
     names: list[Any] = list(DEFAULT_PLUGINS) if load_defaults else []
     names += [e for e in enabled if not (isinstance(e, str) and e in names)]
@@ -432,6 +199,3 @@ def hooks_of(obj: Any) -> list[str]:
 
 def _hook_names() -> set[str]:
     return {n for n in dir(hookspecs) if getattr(getattr(hookspecs, n), "pilotfish_spec", None) is not None}
-
-
-HookCallable = Callable[..., Any]

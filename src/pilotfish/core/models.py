@@ -332,14 +332,15 @@ def registry(refresh: bool = False) -> ModelRegistry:
     global _registry
     with _registry_lock:
         if _registry is None or refresh:
-            from .manager import _current_trace, discovery_manager
+            from .manager import discovery_manager
+            from .tracing import current_trace
 
             reg = ModelRegistry()
-            token = _current_trace.set(None)  # process-wide set-up, not part of any run's trace
+            token = current_trace.set(None)  # process-wide set-up, not part of any run's trace
             try:
                 discovery_manager().hook.register_models(register=reg)
             finally:
-                _current_trace.reset(token)
+                current_trace.reset(token)
             _registry = reg
         return _registry
 

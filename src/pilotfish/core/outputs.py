@@ -4,14 +4,19 @@ Commands that replace a whole folder (``train colbert``, ``train reranker``, ``t
 first call :func:`check_output_dir`: the folder must be missing, empty, or a pilotfish output (it
 holds the marker file :data:`MARKER`, or the metadata file of a checkpoint written before the
 marker existed). Anything else, such as a mistyped ``--out ~/Documents``, is refused unless the
-user passes ``--force``. Every folder these commands write gets the marker (:func:`mark_output`).
+user passes ``--force``. Every folder these commands write gets the marker (:func:`mark_output`);
+:func:`replace_dir` does both around the write (a crashed write leaves the previous folder as it was).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -48,3 +53,23 @@ def mark_output(path: Path, kind: str) -> None:
     """Write the marker that lets a later run replace ``path`` without ``--force``."""
     (Path(path) / MARKER).write_text(json.dumps({"kind": kind, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n",
                                      encoding="utf-8")
+
+
+def replace_dir(dest: Path, write: Callable[[Path], Any], kind: str = "checkpoint", force: bool = False) -> Path:
+    """Write a directory with ``write(tmp)`` beside ``dest``, mark it as a pilotfish output, then move it
+    into ``dest``'s place (a crashed write leaves the previous ``dest`` as it was). Returns ``dest``.
+
+    A non-empty ``dest`` that is not a pilotfish output is refused unless ``force``
+    (:func:`check_output_dir`): a mistyped ``--out`` never deletes a user's files.
+    """
+    dest = check_output_dir(dest, force)
+    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    write(tmp)
+    mark_output(tmp, kind)
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    return dest

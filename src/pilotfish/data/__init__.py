@@ -7,6 +7,10 @@ Reusable pieces for other areas (e.g. training a verifier or ColBERT from MiniLM
 - synthesis: :func:`label_texts`, :func:`generate_examples`, :func:`paraphrase`
 - :func:`dedup` (MinHash near-duplicates), :class:`TextClassifier` (MiniLM student)
 - host calls: :func:`run_synthesis`, :func:`score`, :func:`curate`, :func:`run_distill`
+- every maker of training data the retrievers and verifiers train on (they import these modules, never
+  each other): :mod:`.claims` (the verifier's claims, from :mod:`.articles` with :mod:`.contradictions`,
+  :mod:`.rewrites` and :mod:`.facts`), :mod:`.cloze` (cloze queries of the ColBERT and reranker trainers),
+  :mod:`.teacher` (the large model's questions)
 """
 
 from .api import curate, data_pilot, run_distill, run_synthesis, score

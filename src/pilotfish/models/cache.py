@@ -22,6 +22,18 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("pilotfish"))
 
 
+VERIFIER_NAME = "verifier-minilm"
+
+
+def default_verifier_path() -> Path:
+    """Where ``pilotfish train verifier`` writes by default: ``<cache>/models/verifier-minilm``.
+
+    Here, not in :mod:`pilotfish.verifiers`, because ``pilotfish train reranker --init verifier``
+    starts from it too, and the retrievers never import the verifiers.
+    """
+    return cache_dir() / "models" / VERIFIER_NAME
+
+
 class FileLock:
     """An exclusive ``flock`` on ``path`` (created with its folder), held for the ``with`` block.
 

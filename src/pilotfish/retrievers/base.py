@@ -11,7 +11,7 @@ from pilotfish.core.hookspecs import hookimpl
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import Document, Request
 
-from .index import Index, live_index
+from .index_read import Index, live_index
 
 
 class RetrieverOptions(PluginOptions):

@@ -4,12 +4,12 @@ Training pairs are synthesized from the corpus itself (no labelled data, never t
 
 - headline -> first passage of the article (titles are a free, human-written query);
 - questions written by a small LM about a passage (black-box distillation, bounded: ``questions``);
-- inverse cloze: a sentence of a passage -> the passage without that sentence (cheap, teaches
-  the model to match a paraphrased fact to its context);
-- cloze questions: a sentence with one answer (number or name) removed, a wh-word for its kind,
-  some words paraphrased, often a span of the headline or lead appended -> the passage holding
-  the sentence, with a second negative from the **same article** (where retrieval misses are: the
-  right article, the wrong passage).
+- inverse cloze (:mod:`pilotfish.data.cloze`): a sentence of a passage -> the passage without that
+  sentence (cheap, teaches the model to match a paraphrased fact to its context);
+- cloze questions (:mod:`pilotfish.data.cloze`): a sentence with one answer (number or name) removed,
+  a wh-word for its kind, some words paraphrased, often a span of the headline or lead appended -> the
+  passage holding the sentence, with a second negative from the **same article** (where retrieval
+  misses are: the right article, the wrong passage).
 
 Hard negatives are mined with BM25 (a top passage of another document) for the headline and
 question pairs. Inverse-cloze pairs get a random passage of another document instead: their
@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError
+from pilotfish.data.cloze import cloze_pairs, inverse_cloze_pairs
 
-from .colbert import ColbertEncoder, default_model_path
-from .documents import Passage, chunk_documents, load_directory, split_sentences
+from .colbert_model import ColbertEncoder, default_model_path
+from .documents import Passage, chunk_documents, load_directory
 
 
 @dataclass
@@ -94,87 +95,6 @@ def write_questions(passages: list[Passage], n: int, teacher: str, rng: random.R
     return out
 
 
-_WH_NUMBER = [(re.compile(r"%|per ?cent"), "What percentage"), (re.compile(r"[£$€]|\b(?:bn|m|million|billion)\b"), "How much"),
-              (re.compile(r"\b(?:19|20)\d\d\b"), "When")]
-_STOP = set("a an the of to in on for and or but is was were be been by with at as from that this these those it its "
-            "he she they his her their has have had will would could should said says also which who whom there "
-            "than then not no into over after before about up out more most".split())
-_CONTEXT_JOIN = ["when", "after", "as", "in the story where", "while", "because", "amid reports that", ","]
-
-
-def _answer_span(sentence: str, rng: random.Random) -> tuple[str, str] | None:
-    """A (answer, wh-phrase) in ``sentence``: a number (with its unit) or a named entity."""
-    from pilotfish.verifiers.synth import entities
-
-    nums = list(re.finditer(r"[£$€]?\d[\d,.]*(?:%| ?per ?cent|bn|m\b| million| billion)?", sentence))
-    ents = [e for e in entities(sentence) if not sentence.startswith(e)]
-    options: list[tuple[str, str]] = []
-    for m in nums:
-        ans = m.group(0)
-        wh = next((w for pat, w in _WH_NUMBER if pat.search(ans)), "How many")
-        options.append((ans, wh))
-    for e in ents:
-        options.append((e, rng.choice(["Who", "Which", "What"])))
-    return rng.choice(options) if options else None
-
-
-def cloze_question(sentence: str, context: str, rng: random.Random) -> str | None:
-    """A question-like query whose answer is in ``sentence``, the way people ask about a news story: the
-    fact's words (some paraphrased, the answer removed) plus, often, words of the story's headline or
-    lead (shared by every passage of the article, so they do not pick the passage)."""
-    from pilotfish.verifiers.synth import paraphrase_rules
-
-    span = _answer_span(sentence, rng)
-    if span is None:
-        return None
-    answer, wh = span
-    body = sentence.replace(answer, " ", 1)
-    body = paraphrase_rules(body, rng) if rng.random() < 0.7 else body
-    words = [w for w in re.findall(r"[\w'£$%-]+(?:[.,]\d+)*", body)]
-    content = [w for w in words if w.lower() not in _STOP]
-    if len(content) < 3:
-        return None
-    keep = max(3, int(len(words) * rng.uniform(0.5, 0.9)))
-    if len(words) > keep:  # a contiguous part of the sentence around its content words
-        start = rng.randrange(0, len(words) - keep + 1)
-        words = words[start:start + keep]
-    q = f"{wh} {' '.join(words)}"
-    if context and rng.random() < 0.7:
-        cwords = [w for w in re.findall(r"[\w'£$%-]+(?:[.,]\d+)*", context)]
-        if cwords:
-            n = min(len(cwords), rng.randint(3, 10))
-            start = rng.randrange(0, len(cwords) - n + 1)
-            q += f" {rng.choice(_CONTEXT_JOIN)} {' '.join(cwords[start:start + n])}"
-    return re.sub(r"\s+", " ", q).strip(" ,") + "?"
-
-
-def cloze_pairs(passages: list[Passage], n: int, rng: random.Random) -> list[tuple[str, Passage, Passage | None]]:
-    """``n`` (question, passage holding the answer sentence, another passage of the same article)."""
-    by_doc: dict[str, list[Passage]] = {}
-    for p in passages:
-        by_doc.setdefault(p.doc_id, []).append(p)
-    docs = [d for d, ps in by_doc.items() if len(ps) >= 2]
-    out: list[tuple[str, Passage, Passage | None]] = []
-    tries = 0
-    while docs and len(out) < n and tries < 5 * n:
-        tries += 1
-        ps = by_doc[rng.choice(docs)]
-        p = rng.choice(ps)
-        sents = [p.text[s:e] for s, e in split_sentences(p.text) if len(p.text[s:e].split()) >= 8]
-        if not sents:
-            continue
-        sent = rng.choice(sents)
-        context = f"{p.title or ''} {ps[0].text[:200]}" if rng.random() < 0.5 else (p.title or "")
-        q = cloze_question(sent, context, rng)
-        if q is None:
-            continue
-        others = [o for o in ps if sent not in o.text]
-        # the article's lead passage first: it shares the headline's words with every question
-        neg = ps[0] if ps[0] in others and rng.random() < 0.5 else (rng.choice(others) if others else None)
-        out.append((q, p, neg))
-    return out
-
-
 def _bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
@@ -195,14 +115,8 @@ def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, pr
             pairs.append((p.title, p.text, p.doc_id, "headline"))
     for q, p in write_questions(passages, cfg.questions, cfg.teacher, rng, progress, deadline):
         pairs.append((q, p.index_text(), p.doc_id, "question"))
-    for p in rng.sample(passages, min(cfg.ict, len(passages))):
-        sents = [(s, e) for s, e in split_sentences(p.text) if len(p.text[s:e].split()) >= 6]
-        if len(sents) < 2:
-            continue
-        s, e = rng.choice(sents)
-        query = p.text[s:e]
-        context = p.text if rng.random() < 0.1 else (p.text[:s] + p.text[e:]).strip()
-        pairs.append((query, f"{p.title}. {context}" if p.title else context, p.doc_id, "ict"))
+    for query, context, doc_id in inverse_cloze_pairs(passages, cfg.ict, rng):
+        pairs.append((query, context, doc_id, "ict"))
     negatives += [None] * len(pairs)
     for q, p, neg in cloze_pairs(passages, cfg.cloze, rng):
         pairs.append((q, p.index_text(), p.doc_id, "cloze"))
@@ -256,7 +170,7 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     """
     import torch
 
-    from pilotfish.core.outputs import check_output_dir
+    from pilotfish.core.outputs import check_output_dir, replace_dir
 
     dest = check_output_dir(Path(out) if out else default_model_path(), force)
     cfg = cfg or TrainConfig()
@@ -318,8 +232,6 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     if losses:
         enc.meta["loss_first"] = round(sum(losses[:window]) / window, 4)
         enc.meta["loss_last"] = round(sum(losses[-window:]) / window, 4)
-    from .index import replace_dir
-
     return replace_dir(dest, enc.save, kind="colbert-checkpoint", force=force)
 
 

@@ -132,7 +132,7 @@ def check_checkpoint(path: str | Path) -> Path:
 def fingerprint(path: Path) -> str:
     """A hash of the checkpoint's projection: an index refuses any other query model (a moved copy of the
     same checkpoint is fine)."""
-    from .colbert import weights_hash
+    from .colbert_model import weights_hash
 
     w = None
     st = path / "model.safetensors"
@@ -156,7 +156,7 @@ def convert_checkpoint(source: str | Path, out: str | Path, doc_maxlen: int = 18
     colbert-ai checkpoint (``Checkpoint.save``: weights, tokenizer, ``artifact.metadata``) at ``out``."""
     import tempfile
 
-    from .colbert import UNTRAINED, ColbertEncoder
+    from .colbert_model import UNTRAINED, ColbertEncoder
 
     colbert_ai()
     from colbert.infra import ColBERTConfig

@@ -4,9 +4,9 @@ No pretrained reranker can be downloaded offline (``cross-encoder/ms-marco-MiniL
 hub), so pilotfish trains one from what it has, on queries synthesized from the corpus itself (never
 the dev sets):
 
-- **cloze questions** (``colbert_train.cloze_question``): a sentence with one answer (a number or a
-  name) removed, a wh-word for its kind, some words paraphrased, often a span of the headline or
-  lead appended;
+- **cloze questions** (:func:`pilotfish.data.cloze.cloze_question`): a sentence with one answer (a
+  number or a name) removed, a wh-word for its kind, some words paraphrased, often a span of the
+  headline or lead appended;
 - each query is scored against a **group** of passages: the one holding the sentence, up to
   ``group - 2`` other passages of the **same article** (where first-stage misses are: the right
   article, the wrong passage) and one passage of another article; the loss is cross-entropy over
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError, ModelError
+from pilotfish.data.cloze import cloze_pairs
 
 from .documents import Passage, chunk_documents, load_directory
 
@@ -64,7 +65,7 @@ def _init_path(init: str) -> tuple[Path, str]:
 
         return Path(minilm_path()), "all-MiniLM-L6-v2"
     if init == "verifier":
-        from pilotfish.verifiers.nli import default_verifier_path
+        from pilotfish.models.cache import default_verifier_path
 
         path = default_verifier_path()
         if not (path / "config.json").is_file():
@@ -80,8 +81,6 @@ def _init_path(init: str) -> tuple[Path, str]:
 def make_groups(passages: list[Passage], cfg: RerankerTrainConfig,
                 rng: random.Random) -> list[tuple[str, list[str]]]:
     """(query, [positive, negatives...]) groups of ``cfg.group`` passage texts (as the index sees them)."""
-    from .colbert_train import cloze_pairs
-
     by_doc: dict[str, list[Passage]] = {}
     for p in passages:
         by_doc.setdefault(p.doc_id, []).append(p)
@@ -111,7 +110,7 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     from tqdm.auto import tqdm
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pilotfish.core.outputs import check_output_dir
+    from pilotfish.core.outputs import check_output_dir, replace_dir
 
     dest = check_output_dir(Path(out) if out else default_reranker_path(), force)
     cfg = cfg or RerankerTrainConfig()
@@ -177,7 +176,5 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
         net.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / "pilotfish_reranker.json").write_text(json.dumps(meta, indent=1))
-
-    from .index import replace_dir
 
     return replace_dir(dest, write, kind="reranker-checkpoint", force=force)

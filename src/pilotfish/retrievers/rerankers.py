@@ -106,7 +106,7 @@ class MaxSimReranker(_ScoringReranker):
     def scores(self, query: str, documents: list[Document], pilot: Any = None) -> list[float]:
         import numpy as np
 
-        from .colbert import get_encoder
+        from .colbert_model import get_encoder
 
         enc = get_encoder(self.options.model or self._index_model(pilot))  # type: ignore[attr-defined]
         q = enc.encode_query(query)
@@ -134,7 +134,7 @@ class MaxSimReranker(_ScoringReranker):
 
     def _indexes(self, pilot: Any) -> list[Any]:
         """The indexes that may hold the candidates: the ``index`` option, the colbert retriever's, the pilot's."""
-        from .index import IndexError_, live_index
+        from .index_read import IndexError_, live_index
 
         if pilot is None:
             return []
@@ -165,8 +165,9 @@ class MaxSimReranker(_ScoringReranker):
         return None
 
     def _stores(self, pilot: Any, enc: Any) -> list[tuple[Any, dict[str, int], Any]]:
-        from .colbert import model_fingerprint, token_store
-        from .index import IndexError_
+        from .colbert_model import model_fingerprint
+        from .colbert_store import token_store
+        from .index_read import IndexError_
 
         found = []
         fingerprint = model_fingerprint(enc)

@@ -51,7 +51,8 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
                            max_articles: int | None, head_examples: int, head_only: bool, quiet: bool,
                            force: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
-    from .synth import packaged_bbc_dir
+    from pilotfish.data.articles import packaged_bbc_dir
+
     from .train import train_verifier
 
     if corpus == "bbc":
@@ -63,7 +64,8 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
     if head_only:
         from pathlib import Path
 
-        from .nli import default_verifier_path
+        from pilotfish.models.cache import default_verifier_path
+
         from .train import fit_head
 
         target = Path(out).expanduser() if out else default_verifier_path()

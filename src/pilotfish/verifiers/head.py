@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from pilotfish.core.errors import ModelError
+from pilotfish.data.facts import ANTONYM_OF, numbers
 
 from .scoring import _STOP
-from .synth import _ANT, numbers
 
 HEAD_FILE = "pilotfish_head.json"
 ENCODER = "minilm"
@@ -120,7 +120,7 @@ def pair_features(premise: str, claim: str, p_emb: Any, p_tokens: Sequence[str],
     novel_caps = caps_c - caps_p
     neg_c, neg_p = len(_NEG.findall(claim)), len(_NEG.findall(premise))
     lower_p = {w.lower() for w in pw}
-    antonym = sum(1 for w in (x.lower() for x in cw) if w in _ANT and w not in lower_p and _ANT[w] in lower_p)
+    antonym = sum(1 for w in (x.lower() for x in cw) if w in ANTONYM_OF and w not in lower_p and ANTONYM_OF[w] in lower_p)
     logp = [float(np.log(max(float(p), 1e-4))) for p in probs]
     return [
         float(m.mean()), float(mc.mean()), float(low[0]), float(low[:3].mean()), float(win.min()),

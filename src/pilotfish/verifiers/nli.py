@@ -7,7 +7,7 @@ synonyms (``supported``, ``contradicted``, ``not_enough_info``...), or a two-lab
 is reported as neutral, since such a model cannot tell contradicted from unsupported).
 
 The default model is the one ``pilotfish train verifier`` writes into the model cache
-(:func:`default_verifier_path`). Models are loaded once per process and shared (the
+(:func:`pilotfish.models.cache.default_verifier_path`). Models are loaded once per process and shared (the
 ``entailment`` and ``consistency`` verifiers and ``pilotfish eval verify`` use the same one).
 """
 
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import ModelError
+from pilotfish.models.cache import default_verifier_path
 
 ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2
 CANONICAL = ("entailment", "neutral", "contradiction")
-VERIFIER_NAME = "verifier-minilm"
 
 _SYNONYMS = {
     ENTAILMENT: {"entailment", "entails", "entailed", "entail", "supported", "support", "supports",
@@ -32,13 +32,6 @@ _SYNONYMS = {
 }
 _NOT_SUPPORTED = {"hallucinated", "hallucination", "inconsistent", "unfaithful", "not_supported",
                   "not supported", "non_entailment", "not_entailment", "no"}
-
-
-def default_verifier_path() -> Path:
-    """Where ``pilotfish train verifier`` writes by default: ``<cache>/models/verifier-minilm``."""
-    from pilotfish.models.cache import cache_dir
-
-    return cache_dir() / "models" / VERIFIER_NAME
 
 
 def label_mapping(id2label: dict[Any, str], where: str = "the checkpoint") -> dict[int, int]:

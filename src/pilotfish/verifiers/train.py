@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError
+from pilotfish.data.articles import load_articles
+from pilotfish.data.claims import Example, llm_paraphraser, synthesize
+from pilotfish.models.cache import default_verifier_path
 
-from .nli import CANONICAL, default_verifier_path
-from .synth import Example, llm_paraphraser, load_articles, synthesize
+from .nli import CANONICAL
 
 LABEL_IDS = {"supported": 0, "unsupported": 1, "contradicted": 2}
 
