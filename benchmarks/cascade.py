@@ -11,7 +11,7 @@ computed from those answers and the small model's mean token log-probability, ex
 rule (escalate when it is below the threshold). One threshold is also run through the real plugin
 (``Pilot(plugins=[Cascade(...)])``) to check that it makes the same decisions and to time it.
 
-    python benchmarks/cascade.py                      # smollm2-135m -> gemma3-270m
+    python benchmarks/cascade.py --png docs/cascade.png   # smollm2-135m -> qwen2.5-1.5b
     python benchmarks/cascade.py --limit 20 --json
 """
 
@@ -73,12 +73,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--queries", default=None, help=f"the BBC dev QA file (default: ../shared/data/{QA_DEV})")
     ap.add_argument("--small", default="smollm2-135m")
-    ap.add_argument("--large", default="gemma3-270m")
-    ap.add_argument("--thresholds", default="-0.3,-0.6,-1.0,-1.5")
+    ap.add_argument("--large", default="qwen2.5-1.5b")
+    ap.add_argument("--thresholds", default="-0.1,-0.2,-0.3,-0.45,-0.6,-1.0")
     ap.add_argument("--plugin-threshold", type=float, default=-0.6, help="threshold also run through the plugin")
     ap.add_argument("--max-tokens", type=int, default=24)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--png", default=None, help="plot accuracy against the share sent to the large model here")
     args = ap.parse_args()
     args.queries = str(dev_file(QA_DEV, args.queries))
 
@@ -127,6 +128,23 @@ def main() -> None:
         agree += escalated == (sm["conf"] is None or sm["conf"] < args.plugin_threshold)
         oks.append(correct(first_line(ans.text), it["answer"]))
     rows.append(row(f"cascade plugin, threshold {args.plugin_threshold} (measured)", oks, esc_n, secs))
+    if args.png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        curve = [r for r in rows if r["name"].startswith("cascade, threshold")]
+        ax.plot([r["escalated"] for r in curve], [r["accuracy"] for r in curve], "o-", label="cascade (thresholds)")
+        for r in rows[:2] + rows[-1:]:
+            ax.scatter([r["escalated"]], [r["accuracy"]], label=r["name"], zorder=3)
+        ax.set_xlabel(f"share of questions sent to {args.large}")
+        ax.set_ylabel("accuracy (gold contained)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(args.png, dpi=110)
     if args.json:
         print(json.dumps({"questions": n, "rows": rows, "plugin_decisions_matching_the_rule": agree}, indent=1))
         return
@@ -135,6 +153,9 @@ def main() -> None:
     for r in rows:
         print(f"{r['name']:<58}{r['accuracy']:>9.3f}{r['escalated']:>9.3f}{r['s_per_question']:>8.2f}")
     print(f"plugin decisions equal to the rule applied to the small model's runs: {agree}/{n}")
+    import os
+
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

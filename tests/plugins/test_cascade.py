@@ -63,3 +63,36 @@ def test_cascade_on_real_models(smollm2, gemma3):
     answer = up.run("The Eiffel Tower is in the city of", max_tokens=4)
     assert answer.generation.model == "gemma3-270m" and answer.generation.metadata["cascade"]["escalated"]
     assert answer.usage.models["smollm2-135m"].calls == 1 and answer.usage.models["gemma3-270m"].calls == 1
+
+
+def test_verifiers_judge_the_small_answer_against_the_retrieved_passages():
+    passage = pilotfish.Document("p1", "Lakshmi Mittal runs LNM Holdings.", "business/027", "Steel")
+    seen = []
+
+    class Retriever:
+        @hookimpl
+        def retrieve(self, request, k):
+            return [passage]
+
+    class Grounded:
+        @hookimpl
+        def verify(self, text, documents):
+            seen.append(list(documents))
+            return [Verdict("grounded", passed=any(text.split()[0] in d.text for d in documents))]
+
+    pilot = pilots(threshold=-5.0, small_logprob=-0.1, use_verifiers=True)
+    pilot.pm.register(Retriever(), name="retriever")
+    pilot.pm.register(Grounded(), name="grounded")
+    answer = pilot.run("Who runs LNM?")
+    assert seen[0] == [passage]  # not an empty list: the cascade used to pass none
+    assert answer.text == "large answer"  # "small" is not in the passage
+
+
+def test_a_small_refusal_escalates():
+    small = FakeModel(["I cannot answer this from the sources."], model_id="small", logprob=-0.01)
+    large = FakeModel(["large answer"], model_id="large")
+    pilot = Pilot(model=large, plugins=[Cascade(small="small-model", threshold=-5.0)], use_entrypoints=False)
+    pilot.get_model = lambda m=None: {"small-model": small, None: large}.get(m, large)
+    answer = pilot.run("q")
+    assert answer.text == "large answer"
+    assert answer.generation.metadata["cascade"]["reason"] == "the small model refused"

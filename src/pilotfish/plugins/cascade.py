@@ -1,14 +1,16 @@
 """Model cascading: the small model answers first; the large one only when confidence is low.
 
 A ``generate`` strategy (FrugalGPT-style). The confidence signal is the small model's token
-log-probabilities (mean or minimum over the answer), and optionally the enabled verifiers: with
-``use_verifiers = true`` the small answer is escalated when any verdict fails. The decision and its
+log-probabilities (mean or minimum over the answer), a refusal by the small model
+(``escalate_refusals``), and optionally the enabled verifiers: with ``use_verifiers = true`` the small
+answer is escalated when any verdict fails against the passages the prompt showed
+(``request.documents``, set by the host). The decision and its
 numbers are in ``answer.generation.metadata["cascade"]``; ``answer.usage`` shows both models' calls.
 
 Config::
 
     [pilotfish]
-    model = "gemma3-270m"           # the large model (the routed one) unless `large` is set
+    model = "qwen2.5-1.5b"          # the large model (the routed one) unless `large` is set
     plugins = ["cascade"]
 
     [pilotfish.plugin.cascade]
@@ -22,6 +24,7 @@ from typing import Any, Literal
 
 from pilotfish.core.hookspecs import hookimpl
 from pilotfish.core.plugin import Plugin, PluginOptions
+from pilotfish.core.prompts import is_refusal
 from pilotfish.core.types import Generation, Message, Request
 
 
@@ -45,7 +48,11 @@ class Cascade(Plugin):
         threshold: float = -1.2
         signal: Literal["mean_logprob", "min_logprob"] = "mean_logprob"
         use_verifiers: bool = False
-        """Also escalate when an enabled verifier fails the small model's answer."""
+        """Also escalate when an enabled verifier fails the small model's answer, judged against the
+        passages the prompt showed (``request.documents``)."""
+        escalate_refusals: bool = True
+        """Escalate when the small model refuses ("I cannot answer this from the sources."): a small
+        model often misses an answer that is there; the large model's refusal is final."""
 
     @hookimpl
     def generate(self, request: Request, messages: list[Message], model: Any, on_token: Any, pilot: Any) -> Generation:
@@ -63,8 +70,11 @@ class Cascade(Plugin):
             reasons.append("no log-probs from the small model")
         elif score < self.options.threshold:
             reasons.append(f"{self.options.signal} {score:.3f} < {self.options.threshold}")
+        if self.options.escalate_refusals and not reasons and is_refusal(first.text):
+            reasons.append("the small model refused")
         if self.options.use_verifiers and not reasons:
-            failed = [v for v in pilot.hooks.verify(request, first.text, [], pilot) if not v.passed]
+            verdicts = pilot.hooks.verify(request, first.text, list(request.documents), pilot)
+            failed = [v for v in verdicts if not v.passed]
             if failed:
                 reasons.append(f"{len(failed)} verdict(s) failed")
         decision = {"small": small.model_id, "large": large.model_id, "confidence": score,
