@@ -312,7 +312,11 @@ class Pilot:
         if isinstance(request, str):
             request = self.make_request(request)
         k = k or self.top_k
-        lists = self.hooks.retrieve(request, max(self.config.candidates, k), self)
+        n = max(self.config.candidates, k)
+        lists = self.hooks.retrieve(request, n, self)
+        for query in dict.fromkeys(request.queries):  # multi-query rewriting: every query's lists are fused
+            if query.strip() and query != request.search_query:
+                lists = [*(lists or []), *(self.hooks.retrieve(request.replace(query=query), n, self) or [])]
         if not lists:
             return []
         fused = FUSIONS[self.config.fusion](lists)

@@ -28,6 +28,9 @@ class Request:
     system: str | None = None
     query: str | None = None
     """The text retrievers search with; defaults to ``question`` (query rewriting sets it)."""
+    queries: tuple[str, ...] = ()
+    """More search queries (multi-query rewriting, HyDE): each is retrieved like ``query`` and all the
+    lists are fused."""
     examples: tuple[Any, ...] = ()
     """Few-shot examples chosen by an example selector (put in the prompt by ``build_messages``)."""
     context: tuple[str, ...] = ()
