@@ -45,6 +45,7 @@ def test_standalone_rewrite_names_what_the_follow_up_refers_to(smollm2):
     assert out is not None and out.question == "How many jobs did it plan to cut?"
     assert "LNM" in out.query or "Mittal" in out.query, out.query
     assert out.metadata["rewrite"]["written"] == [out.query]
+    assert out.queries == ("Which company did Lakshmi Mittal run? How many jobs did it plan to cut?",)
     # a first turn has nothing to resolve: standalone mode leaves it alone
     assert Rewrite(model="smollm2-135m").before_prompt(pilot.make_request("Who runs LNM?"), pilot) is None
 
