@@ -6,9 +6,10 @@
 Default: target qwen2.5-1.5b on llama.cpp, on dev RAG prompts (the dev questions with passages retrieved
 from the BBC index, built on first use), greedy. Per prompt, interleaved so machine load hits all alike:
 plain decoding; pilotfish speculative with each draft source (``lookup``; ``smollm2-135m``, another
-tokenizer); and the peer, llama-cpp-python's ``LlamaPromptLookupDecoding`` on the same GGUF and thread
-count. Every run starts with the prompt already in its cache (the prefill is the same for all and is
-excluded), so the numbers compare decoding only. Asserts pilotfish's outputs equal plain decoding's.
+tokenizer), each exact (the default: passes only as long as are bitwise equal to one-token passes) and
+fast (``exact=False``: longer passes on llama.cpp's faster batch kernels); and the peer,
+llama-cpp-python's ``LlamaPromptLookupDecoding`` on the same GGUF and thread count. Every run starts with the prompt already in its cache (the prefill is the same for all and is
+excluded), so the numbers compare decoding only. Counts (and prints) outputs that differ from plain's.
 Prints a table (seconds, speed-up over plain, acceptance, target passes) and saves a bar chart.
 
 ``--hf``: transformers pairs (assisted generation): target hf:gemma3-270m with draft hf:smollm2-135m, and
@@ -62,18 +63,21 @@ def peer_model(target: object) -> object:
 
 def llamacpp_benchmark(n: int, tokens: int, png: str | None, peer: bool) -> None:
     from pilotfish.plugins.spec_drafts import LookupDrafter, RetokenizedDrafter
-    from pilotfish.plugins.spec_loop import speculative_decode
+    from pilotfish.plugins.spec_loop import exact_batch, speculative_decode
 
     prompts = rag_messages(n)
     target = pilotfish.get_model("qwen2.5-1.5b")
     small = pilotfish.get_model("smollm2-135m")
     llama = peer_model(target) if peer else None
-    names = ["plain", "lookup", "smollm2-135m"] + (["peer lookup"] if peer else [])
+    variants = [("lookup", "lookup", True), ("lookup fast", "lookup", False),
+                ("smollm2-135m", "smollm2-135m", True), ("smollm2-135m fast", "smollm2-135m", False)]
+    names = ["plain"] + [v[0] for v in variants] + (["peer lookup"] if peer else [])
     secs = dict.fromkeys(names, 0.0)
     stats = {k: {"drafted": 0, "accepted": 0, "passes": 0} for k in names}
     same = dict.fromkeys(names, 0)
     n_tokens = 0
     mismatches: list[tuple[int, str, str, str]] = []
+    print(f"exact mode verifies at most {exact_batch(target)} positions per pass (bitwise equal to one-token passes)")
     print(f"{'#':>3} {'tokens':>6} " + " ".join(f"{k:>13}" for k in names) + "  (seconds)", flush=True)
     for i, msgs in enumerate(prompts):
         ids = target.prompt_ids(msgs)
@@ -85,9 +89,10 @@ def llamacpp_benchmark(n: int, tokens: int, png: str | None, peer: bool) -> None
         t0 = time.perf_counter()
         plain = target.generate(msgs, max_tokens=tokens)
         row["plain"] = time.perf_counter() - t0
-        for name, drafter in (("lookup", LookupDrafter()), ("smollm2-135m", RetokenizedDrafter(small, target, msgs, len(ids)))):
+        for name, source, exact in variants:
+            drafter = LookupDrafter() if source == "lookup" else RetokenizedDrafter(small, target, msgs, len(ids))
             t0 = time.perf_counter()
-            gen = speculative_decode(target, drafter, msgs, {"max_tokens": tokens})
+            gen = speculative_decode(target, drafter, msgs, {"max_tokens": tokens}, exact=exact)
             row[name] = time.perf_counter() - t0
             meta = gen.metadata["speculative"]
             stats[name]["drafted"] += meta["drafted"]
@@ -109,12 +114,12 @@ def llamacpp_benchmark(n: int, tokens: int, png: str | None, peer: bool) -> None
     load = os.getloadavg()
     print(f"\nqwen2.5-1.5b on llama.cpp, {n} dev RAG answers, greedy, at most {tokens} new tokens ({n_tokens} in all), "
           f"{os.environ.get('PILOTFISH_THREADS', 'default')} thread(s), load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'decoder':<22} {'seconds':>8} {'tokens/s':>9} {'vs plain':>9} {'acceptance':>11} {'passes':>7} identical")
+    print(f"{'decoder':<20} {'seconds':>8} {'tokens/s':>9} {'vs plain':>9} {'acceptance':>11} {'passes':>7} identical")
     for k in names:
         s = stats[k]
         acc = f"{s['accepted'] / s['drafted']:.2f}" if s["drafted"] else "-"
         passes = str(s["passes"]) if s["passes"] else "-"
-        print(f"{k:<22} {secs[k]:8.1f} {n_tokens / secs[k]:9.2f} {secs['plain'] / secs[k]:8.2f}x {acc:>11} {passes:>7} "
+        print(f"{k:<20} {secs[k]:8.1f} {n_tokens / secs[k]:9.2f} {secs['plain'] / secs[k]:8.2f}x {acc:>11} {passes:>7} "
               f"{same[k]}/{n}")
     for i, name, want, got in mismatches:
         print(f"NOT IDENTICAL: prompt {i}, {name}:\n  plain: {want!r}\n  spec:  {got!r}")

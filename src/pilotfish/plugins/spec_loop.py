@@ -12,6 +12,14 @@ the next pass's prefix match (``llama_memory_seq_rm``).
   rejection the token is drawn from ``max(0, p - q)`` renormalised. The output distribution is the target's
   (temperature and top-p included).
 
+Exactness: llama.cpp's CPU matrix kernels change with the number of tokens in a pass, and with them the
+rounding. On Qwen2.5-1.5B Q4_K_M a pass over up to 7 tokens gives logits bitwise equal to one-token passes;
+from 8 tokens on another kernel runs (the only one that makes a pass cheaper per token: ~20 ms/token at 16
+vs ~47 ms at 1) and logits move by up to ~0.6, enough to flip a near-tie. With ``exact=True`` (the default)
+no pass verifies more positions than :func:`exact_batch` found bitwise equal to one-token passes, so greedy
+output is the target's own token for token; ``exact=False`` allows up to ``k_max + 1`` positions (faster,
+and near-ties may break the other way).
+
 The draft length adapts (:class:`DraftPolicy`): it keeps an acceptance rate (a moving average of accepted /
 drafted) and the measured cost of a verification pass per number of positions (on a CPU a pass over a few
 tokens costs nearly as many one-token passes; past ~6 tokens it flattens), and drafts the length that
@@ -38,17 +46,27 @@ Q4_K_M on one CPU thread, measured for issue 16)."""
 class DraftPolicy:
     """Chooses the draft length from the acceptance rate and the measured cost of verification passes."""
 
-    def __init__(self, target: Any, k_max: int = 15, prior_rate: float = 0.6):
-        costs = getattr(target, "_spec_pass_costs", None)
-        if costs is None:  # per model: the pass costs carry over from one answer to the next
-            costs = {}
+    def __init__(self, target: Any, k_max: int = 15, prior_rate: float = 0.6, key: str = ""):
+        self.costs: dict[int, float] = self._store(target, "_spec_pass_costs")
+        """Seconds per pass by positions verified, per model: they carry over from one answer to the next."""
+        self._rates: dict[str, float] = self._store(target, "_spec_rates")
+        """The acceptance rate per draft source, per model (what one answer learns, the next one uses)."""
+        self.k_max, self.prior_rate, self.key = k_max, prior_rate, key
+        self.rate = self._rates.get(key, prior_rate)
+
+    @staticmethod
+    def _store(target: Any, name: str) -> dict:
+        store = getattr(target, name, None)
+        if store is None:
+            store = {}
             try:
-                target._spec_pass_costs = costs
+                setattr(target, name, store)
             except AttributeError:
                 pass
-        self.costs: dict[int, float] = costs
-        self.k_max, self.prior_rate = k_max, prior_rate
-        self.rate = prior_rate
+        return store
+
+    def remember(self) -> None:
+        self._rates[self.key] = self.rate
 
     def cost(self, n: int) -> float:
         """Seconds of a pass over ``n`` positions: measured, else the prior shape scaled by the measured one-position pass."""
@@ -80,9 +98,39 @@ class DraftPolicy:
         return best
 
 
+def exact_batch(target: Any, limit: int = 16) -> int:
+    """The most positions one ``position_logits`` pass of ``target`` can score with logits bitwise equal to
+    one-position passes (measured once per model on a short scratch sequence, then cached on it)."""
+    cached = getattr(target, "_spec_exact_batch", None)
+    if cached is not None:
+        return int(cached)
+    toks = target.encode("The quick brown fox jumps over the lazy dog by the river. " * 4)
+    prefix, rest = toks[:8], toks[8: 8 + limit]
+    target.position_logits(prefix, 1)
+    singles = [target.position_logits(prefix + rest[:j], 1)[0] for j in range(len(rest))]
+    best = 1
+    for n in (16, 12, 8, 7, 6, 5, 4, 3, 2):
+        if n > len(rest):
+            continue
+        target.position_logits(prefix, 1)
+        rows = target.position_logits(prefix + rest[: n - 1], n)
+        if all(np.array_equal(rows[j], singles[j]) for j in range(n)):
+            best = n
+            break
+    try:
+        target._spec_exact_batch = best
+    except AttributeError:
+        pass
+    return best
+
+
 def speculative_decode(target: Any, drafter: Any, messages: list[Message], params: dict[str, Any],
-                       on_token: Any = None, k_max: int = 15, policy: DraftPolicy | None = None) -> Generation:
-    """Generate with ``target`` (a llama.cpp model: ``position_logits``) verifying ``drafter``'s tokens."""
+                       on_token: Any = None, k_max: int = 15, policy: DraftPolicy | None = None,
+                       exact: bool = True) -> Generation:
+    """Generate with ``target`` (a llama.cpp model: ``position_logits``) verifying ``drafter``'s tokens.
+    ``exact``: verify at most as many positions per pass as give logits bitwise equal to plain decoding's."""
+    if exact:
+        k_max = min(k_max, exact_batch(target) - 1)
     ids = target.prompt_ids(messages)
     temperature = float(params.get("temperature", 0.0))
     top_p = float(params.get("top_p", 1.0))
@@ -93,7 +141,8 @@ def speculative_decode(target: Any, drafter: Any, messages: list[Message], param
     max_new = min(int(params.get("max_tokens", 256)), max(room - k_max - 1, 0))
     stop = [s for s in (params.get("stop") or []) if s]
     holdback = max((len(s) for s in stop), default=1) - 1
-    policy = policy or DraftPolicy(target, k_max)
+    policy = policy or DraftPolicy(target, k_max, key=drafter.name)
+    policy.k_max = min(policy.k_max, k_max)
     out: list[int] = []
     logprobs: list[float] = []
     drafted = accepted = passes = 0
@@ -147,7 +196,8 @@ def speculative_decode(target: Any, drafter: Any, messages: list[Message], param
     if on_token and len(text) > emitted:
         on_token(text[emitted:])
     latency = time.perf_counter() - start
-    stats = {"draft": drafter.name, "drafted": drafted, "accepted": accepted,
+    policy.remember()
+    stats = {"draft": drafter.name, "exact": exact, "max_draft": k_max, "drafted": drafted, "accepted": accepted,
              "acceptance_rate": round(accepted / drafted, 3) if drafted else 0.0, "target_passes": passes,
              "tokens_per_s": round(len(out) / latency, 2) if latency > 0 else 0.0}
     usage = current_usage()

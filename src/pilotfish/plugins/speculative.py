@@ -197,6 +197,10 @@ class Speculative(Plugin):
         """Tokens drafted per step on the transformers path (transformers adapts it when unset)."""
         max_draft: int = 15
         """The most tokens drafted per step on the llama.cpp path (the length adapts below it)."""
+        exact: bool = True
+        """llama.cpp path: verify no more positions per pass than give logits bitwise equal to plain decoding
+        (greedy output identical token for token). ``False`` lets longer passes use llama.cpp's faster batch
+        kernels, whose rounding differs: faster on a CPU, and a near-tie may break the other way."""
 
     @hookimpl
     def generate(self, request: Request, messages: list[Message], model: Any, on_token: Any, pilot: Any) -> Generation:
@@ -207,7 +211,8 @@ class Speculative(Plugin):
             from .spec_loop import speculative_decode
 
             drafter = _llamacpp_drafter(model, draft_id, messages, pilot)
-            return speculative_decode(model, drafter, messages, request.params, on_token, k_max=self.options.max_draft)
+            return speculative_decode(model, drafter, messages, request.params, on_token, k_max=self.options.max_draft,
+                                      exact=self.options.exact)
         if draft_id == "lookup":
             raise PilotfishError(f"speculative: draft = 'lookup' needs a llama.cpp target; {model.model_id!r} is a "
                                  "transformers model (give a transformers draft, e.g. draft = 'hf:smollm2-135m')")
