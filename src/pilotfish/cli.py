@@ -73,6 +73,9 @@ def print_trace(answer: Any) -> None:
             f"{u.latency_s:.2f} s",
             err=True,
         )
+    for model, s in answer.usage.speculative.items():
+        click.echo(f"  speculative {model} (draft {s.draft}): acceptance {s.acceptance_rate:.2f}, "
+                   f"{s.target_passes} target passes for {s.tokens} tokens, {s.tokens_per_s:.1f} tokens/s", err=True)
 
 
 def print_answer(answer: Any, as_json: bool = False) -> None:

@@ -154,10 +154,46 @@ class ModelUsage:
 
 
 @dataclass
+class SpeculativeUsage:
+    """What speculative decoding did for one target model in a run."""
+
+    draft: str = ""
+    drafted: int = 0
+    accepted: int = 0
+    target_passes: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def acceptance_rate(self) -> float:
+        """Accepted / drafted tokens."""
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def tokens_per_pass(self) -> float:
+        return self.tokens / self.target_passes if self.target_passes else 0.0
+
+
+@dataclass
 class Usage:
     """Tokens, calls and latency per model for one run."""
 
     models: dict[str, ModelUsage] = field(default_factory=dict)
+    speculative: dict[str, SpeculativeUsage] = field(default_factory=dict)
+    """Per target model: drafts, acceptance, target passes and tokens/s of speculative decoding."""
+
+    def record_speculative(self, model: str, draft: str, drafted: int, accepted: int, passes: int, tokens: int,
+                           seconds: float) -> None:
+        u = self.speculative.setdefault(model, SpeculativeUsage(draft=draft))
+        u.drafted += drafted
+        u.accepted += accepted
+        u.target_passes += passes
+        u.tokens += tokens
+        u.seconds += seconds
 
     def record(self, model: str, prompt_tokens: int, completion_tokens: int, latency_s: float) -> None:
         u = self.models.setdefault(model, ModelUsage())

@@ -1,28 +1,32 @@
-"""Speculative decoding: a small draft model proposes tokens, the large model verifies them.
+"""Speculative decoding: a draft proposes tokens, the large model verifies them.
 
-Two paths:
+Two paths, by the routed (target) model:
 
-- ``draft = "lookup"`` on a llama.cpp target (``qwen2.5-1.5b``): prompt-lookup drafts verified in one
-  pass each, KV rolled back past the first rejection, adaptive draft length (:mod:`.lookup`);
-- a transformers draft for a transformers target (``hf:`` ids): Hugging Face's assisted generation,
+- a llama.cpp target (``qwen2.5-1.5b``, ``gguf:`` files): :mod:`.spec_loop` verifies drafted tokens in one
+  batched pass each, rolls the KV cache back past the first rejection, adapts the draft length, and keeps
+  greedy output identical to the target's (rejection sampling when sampling). ``draft`` is ``"lookup"``
+  (n-grams from the prompt and the answer so far), a llama.cpp model with the same vocabulary, or one with
+  another tokenizer (``"smollm2-135m"``: text re-tokenised at the boundary, as Universal Assisted
+  Generation does); see :mod:`.spec_drafts`;
+- a transformers target (``hf:`` ids) with a transformers draft: Hugging Face's assisted generation,
   described below.
 
-The ``generate`` strategy uses Hugging Face's assisted generation. With greedy decoding the output
-is identical to the large model's own greedy output; it is faster when the draft's guesses are
+The ``generate`` strategy uses Hugging Face's assisted generation for ``hf:`` models. With greedy decoding
+the output is identical to the large model's own greedy output; it is faster when the draft's guesses are
 accepted often. The draft may use a different tokenizer (Gemma target, SmolLM2 draft): then
 transformers' universal assisted generation re-tokenizes the draft's text for the target.
 
 Config::
 
     [pilotfish]
-    model = "hf:gemma3-270m"
+    model = "qwen2.5-1.5b"
     plugins = ["speculative"]
 
     [pilotfish.plugin.speculative]
-    draft = "hf:smollm2-135m"
-    num_assistant_tokens = 8
+    draft = "lookup"          # or "smollm2-135m", or "hf:smollm2-135m" for an hf: target
+    num_assistant_tokens = 8  # transformers path only
 
-Both models must be local (white-box) Hugging Face models.
+Both models must be local (white-box): a black-box target or draft is a clear error.
 """
 
 from __future__ import annotations
@@ -185,24 +189,55 @@ class Speculative(Plugin):
     name = "speculative"
 
     class Options(PluginOptions):
-        draft: str = "hf:smollm2-135m"
-        """``lookup`` (n-gram prompt lookup, on a llama.cpp target such as ``qwen2.5-1.5b``), or the model id
-        of a transformers draft for a transformers target (assisted generation)."""
+        draft: str = "lookup"
+        """``lookup`` (n-gram prompt lookup), or the id of a small local model: a llama.cpp model for a
+        llama.cpp target (same vocabulary: token ids directly; another: re-tokenised text), a transformers
+        model for a transformers target (assisted generation)."""
         num_assistant_tokens: int | None = None
-        """Tokens drafted per step (transformers adapts it when unset)."""
+        """Tokens drafted per step on the transformers path (transformers adapts it when unset)."""
+        max_draft: int = 15
+        """The most tokens drafted per step on the llama.cpp path (the length adapts below it)."""
+        exact: bool = True
+        """llama.cpp path: verify no more positions per pass than give logits bitwise equal to plain decoding
+        (greedy output identical token for token). ``False`` lets longer passes use llama.cpp's faster batch
+        kernels, whose rounding differs: faster on a CPU, and a near-tie may break the other way."""
 
     @hookimpl
     def generate(self, request: Request, messages: list[Message], model: Any, on_token: Any, pilot: Any) -> Generation:
-        if self.options.draft == "lookup":
-            from .lookup import lookup_generate
+        if not getattr(model, "white_box", False):
+            raise WhiteBoxRequiredError("speculative", model)
+        draft_id = self.options.draft
+        if hasattr(model, "position_logits"):  # llama.cpp: verify in batched passes
+            from .spec_loop import speculative_decode
 
-            if not getattr(model, "white_box", False):
-                raise WhiteBoxRequiredError("speculative", model)
-            return lookup_generate(model, messages, request.params, on_token)
-        draft = pilot.get_model(self.options.draft)
+            drafter = _llamacpp_drafter(model, draft_id, messages, pilot)
+            return speculative_decode(model, drafter, messages, request.params, on_token, k_max=self.options.max_draft,
+                                      exact=self.options.exact)
+        if draft_id == "lookup":
+            raise PilotfishError(f"speculative: draft = 'lookup' needs a llama.cpp target; {model.model_id!r} is a "
+                                 "transformers model (give a transformers draft, e.g. draft = 'hf:smollm2-135m')")
+        draft = pilot.get_model(draft_id)
         if draft is model:
             raise PilotfishError(
-                f"the draft {self.options.draft!r} is the routed model itself; "
+                f"the draft {draft_id!r} is the routed model itself; "
                 "choose a smaller draft model"
             )
         return speculative_generate(model, draft, messages, request.params, on_token, self.options.num_assistant_tokens)
+
+
+def _llamacpp_drafter(target: Any, draft_id: str, messages: list[Message], pilot: Any) -> Any:
+    from .spec_drafts import LookupDrafter, ModelDrafter, RetokenizedDrafter
+
+    if draft_id == "lookup":
+        return LookupDrafter()
+    draft = pilot.get_model(draft_id)
+    if draft is target:
+        raise PilotfishError(f"the draft {draft_id!r} is the routed model itself; choose a smaller draft model")
+    if not getattr(draft, "white_box", False):
+        raise WhiteBoxRequiredError("speculative", draft)
+    if not hasattr(draft, "next_token_logits") or not hasattr(draft, "prompt_ids"):
+        raise PilotfishError(f"speculative: the draft {draft_id!r} has no next-token logits")
+    sig = getattr(target, "vocab_signature", None)
+    if sig is not None and getattr(draft, "vocab_signature", None) is not None and sig() == draft.vocab_signature():
+        return ModelDrafter(draft, target)
+    return RetokenizedDrafter(draft, target, messages, len(target.prompt_ids(messages)))
