@@ -8,7 +8,7 @@ README's RAG config retrieves from the BBC index (top 5, bm25 + dense), Qwen2.5-
 
 - the whole passages (1x);
 - ``compress`` at each ratio (coarse: MiniLM sentence ranking; ``--fine`` adds SmolLM2's token step);
-- at the budget of the middle ratio: random whole sentences (seeded), and the passages truncated in
+- at the budget of ``--baseline-ratio`` (3x): random whole sentences (seeded), and the passages truncated in
   rank order.
 
 For each row: answer accuracy (gold answer contained, normalised), the share of gold evidence sentences
@@ -81,6 +81,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--ratios", default="2,3,5")
+    ap.add_argument("--baseline-ratio", type=float, default=3.0, help="the budget of the two baselines")
     ap.add_argument("--fine", action="store_true", help="also rows with SmolLM2's token-level step")
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--png", default=None)
@@ -89,7 +90,7 @@ def main() -> None:
     rows = [json.loads(x) for x in DEV.read_text().splitlines() if x.strip()]
     rows = [r for r in rows if r.get("answer")][: args.limit]
     ratios = [float(x) for x in args.ratios.split(",")]
-    mid = ratios[len(ratios) // 2]
+    mid = args.baseline_ratio
     index = str(corpus_index("bbc"))
     setups: dict[str, Any] = {"1x (none)": ()}
     for r in ratios:

@@ -43,6 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=30, help="paraphrase questions")
     ap.add_argument("--models", default="smollm2-135m,qwen2.5-1.5b")
+    ap.add_argument("--sets", default="followups,paraphrases")
     args = ap.parse_args()
     dev = {r["id"]: r for r in (json.loads(x) for x in DEV.read_text().splitlines() if x.strip())}
     pilot = build_pilot(None, None, (), index=str(corpus_index("bbc")))
@@ -74,10 +75,15 @@ def main() -> None:
     alone = [(pilot.make_request(f["followup"]), g) for f, _, g in conv]
     rule = [(pilot.make_request(f["followup"]).replace(query=f"{f['turn1']} {f['followup']}"), g) for f, _, g in conv]
     full = [(pilot.make_request([*h, {"role": "user", "content": f["followup"]}]), g) for f, h, g in conv]
-    run("follow-up alone", alone, None)
-    run("follow-up, chat's rule (previous question + follow-up)", rule, None)
-    for m in models:
-        run(f"follow-up, rewrite standalone ({m})", full, Rewrite(model=m))
+    if "followups" in args.sets:
+        run("follow-up alone", alone, None)
+        run("follow-up, chat's rule (previous question + follow-up)", rule, None)
+        for m in models:
+            run(f"follow-up, rewrite standalone ({m})", full, Rewrite(model=m, with_history=False))
+            run(f"follow-up, rewrite standalone + rule, fused ({m})", full, Rewrite(model=m))
+    if "paraphrases" not in args.sets:
+        print(f"\nload average {min(loads):.2f}-{max(loads):.2f}")
+        return
     para = [r for r in dev.values() if r.get("kind") == "paraphrase"][: args.limit]
     items = [(pilot.make_request(r["question"]), r) for r in para]
     run("paraphrase, question alone", items, None)
