@@ -99,3 +99,20 @@ def test_supericl_puts_the_classifiers_label_and_confidence_into_the_prompt(make
 def test_supericl_needs_a_specialist(make_pilot) -> None:
     with pytest.raises(PluginError, match=r"classifier 'fake' is not a specialist"):
         make_pilot(SuperICL(classifier="fake")).run("hello")
+
+
+@pytest.mark.real
+def test_the_hint_turns_qwens_wrong_topic_into_the_right_one(make_pilot, small_topic, qwen) -> None:
+    # "Ad sales boost Time Warner profit": Qwen2.5-1.5B alone calls it tech (benchmarks/superICL.py)
+    from pilotfish.data.corpora import bbc_records
+
+    text = next(r for r in bbc_records() if r["id"] == "business/001")["text"][:600]
+    assert small_topic.predict(text).label == "business"
+    question = ("What is the topic of this BBC news article? Answer with one word: business, entertainment, politics, "
+                f"sport or tech.\n\nArticle: {text}")
+    answers = []
+    for plugins in ((), (SuperICL(classifier=str(small_topic.path)),)):
+        pilot = make_pilot(*plugins, model="qwen2.5-1.5b")
+        request = pilot.make_request(question, max_tokens=4).replace(metadata={"input": text})
+        answers.append(pilot.run(request).text.strip().lower())
+    assert answers[0].startswith("tech") and answers[1].startswith("business"), answers

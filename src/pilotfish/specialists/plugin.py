@@ -74,7 +74,7 @@ def _tabular_available() -> bool:
 @hookimpl
 def register_models(register: Any) -> None:
     register(f"specialist:{TOPIC}", lambda: load_specialist(TOPIC), kind="specialist", available=_topic_available,
-             description="BBC News topic classifier (MiniLM + trained head; evidence sentences); trained on first use")
+             description="BBC News topic classifier (MiniLM + trained head; evidence words and sentences); trained on first use")
     for d in TABULAR:
         register(f"specialist:tabular:{d}", lambda d=d: load_specialist(f"tabular:{d}"), kind="specialist",
                  available=_tabular_available,
