@@ -79,14 +79,19 @@ def write_meta(path: Path, meta: dict[str, Any]) -> None:
     tmp.replace(f)
 
 
-def record_baseline(path: Path, model_id: str, accuracy: float, n: int, note: str = "") -> dict[str, Any]:
+def record_baseline(path: Path, model_id: str, accuracy: float, n: int, note: str = "",
+                    specialist_accuracy: float | None = None) -> dict[str, Any]:
     """Store a large model's measured accuracy on the specialist's task next to the specialist, so
-    :meth:`Specialist.beats` can compare (benchmarks call it with ``--record``)."""
+    :meth:`Specialist.beats` can compare (benchmarks call it with ``--record``). ``specialist_accuracy``:
+    the specialist's own accuracy on the same ``n`` items, kept beside it for the record."""
     meta = read_meta(path)
     if meta is None:
         raise ModelError(f"{path} holds no trained specialist ({META_FILE} is missing)")
-    meta.setdefault("baselines", {})[model_id] = {"accuracy": round(float(accuracy), 4), "n": int(n), "note": note,
-                                                   "measured": time.strftime("%Y-%m-%d %H:%M")}
+    entry: dict[str, Any] = {"accuracy": round(float(accuracy), 4), "n": int(n), "note": note,
+                             "measured": time.strftime("%Y-%m-%d %H:%M")}
+    if specialist_accuracy is not None:
+        entry["specialist_accuracy_same_items"] = round(float(specialist_accuracy), 4)
+    meta.setdefault("baselines", {})[model_id] = entry
     write_meta(path, meta)
     return meta
 
@@ -119,8 +124,10 @@ class Specialist(LanguageModel):
         return dict(self.meta.get("baselines") or {})
 
     def beats(self, model_id: str) -> bool | None:
-        """Whether the specialist's measured accuracy is above ``model_id``'s recorded one on this task
-        (``None`` when either was never measured)."""
+        """Whether the specialist's measured (validation) accuracy is above ``model_id``'s recorded accuracy
+        on this task (``None`` when either was never measured). The two are measured on different items
+        (the large model is slow, so fewer); the baseline entry also keeps the specialist's accuracy on the
+        large model's items."""
         base = self.baselines.get(model_id)
         mine = self.measured_accuracy
         if base is None or mine is None:
