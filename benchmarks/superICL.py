@@ -1,6 +1,6 @@
 """SuperICL on BBC topics: the small classifier alone, the large model alone, and the two together.
 
-    python benchmarks/superICL.py [--n 60] [--model qwen2.5-1.5b] [--k 4]
+    python benchmarks/superICL.py [--n 60] [--model qwen2.5-1.5b] [--k 4] [--mmr]
 
 On the same held-out articles (the topic specialist's test split; no dev-set article or copy of one in
 any split), side by side:
@@ -10,7 +10,8 @@ any split), side by side:
 3. the large model few-shot: ``k`` training articles chosen by the ``examples`` plugin (MiniLM kNN);
 4. the large model with the SuperICL hint (``supericl`` plugin: the classifier's label and confidence
    after the article);
-5. both: few-shot examples annotated with the classifier's predictions, and the hint (SuperICL's format).
+5. both: few-shot examples annotated with the classifier's predictions, and the hint (SuperICL's format);
+6. with ``--mmr``: few-shot with the examples diversified by maximal marginal relevance.
 
 Also: how often the large model overrules the hint, and how often overruling was right. The large
 model's answers are cached in ``<tmp>/pilotfish-bbc-topic-bench`` (shared with
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--model", default="qwen2.5-1.5b")
     ap.add_argument("--k", type=int, default=4, help="in-context examples")
     ap.add_argument("--plot", default=str(Path(__file__).resolve().parents[1] / "docs" / "superICL.png"))
+    ap.add_argument("--mmr", action="store_true", help="also few-shot with MMR-diversified examples")
     ap.add_argument("--fresh", action="store_true", help=f"forget the cached answers in {WORK}")
     args = ap.parse_args()
     if args.fresh and (WORK / "answers.jsonl").is_file():
@@ -57,6 +59,9 @@ def main() -> None:
             model=args.model, plugins=["examples", "supericl"], options={"examples": examples, "supericl": supericl}),
     }
     spec.predict(train[0]["text"])  # load MiniLM before timing
+    if args.mmr:
+        conditions[f"few-shot ({args.k} examples, MMR lambda 0.7)"] = Pilot(
+            model=args.model, plugins=["examples"], options={"examples": {**examples, "diversity": "mmr"}})
     start = time.perf_counter()
     preds = [spec.predict(it["text"]) for it in items]
     clf_ms = 1000 * (time.perf_counter() - start) / len(items)
@@ -92,7 +97,7 @@ def plot(rows, path, n):
     fig, ax = plt.subplots(figsize=(9, 3.6))
     names = [r[0].replace(" (specialist:bbc-topic)", "").replace("qwen2.5-1.5b ", "Qwen ") for r in rows]
     accs = [r[1] for r in rows]
-    colors = ["#2a7", "#c84", "#48c", "#a5c", "#73a"][: len(rows)]
+    colors = ["#2a7", "#c84", "#48c", "#a5c", "#73a", "#6ad"][: len(rows)]
     ax.barh(range(len(rows)), accs, color=colors)
     for i, a in enumerate(accs):
         ax.text(a + 0.005, i, f"{a:.3f}", va="center")

@@ -83,7 +83,7 @@ def test_a_bad_pool_is_a_clear_error_naming_file_line_and_field(tmp_path, make_p
 
 def test_supericl_puts_the_classifiers_label_and_confidence_into_the_prompt(make_pilot, small_topic, pool) -> None:
     text = "Shares in the carmaker fell 4% after it cut its profit forecast for the year."
-    expected = small_topic.predict(text, )
+    expected = small_topic.predict(text)
     pilot = make_pilot(SuperICL(classifier=str(small_topic.path)), Examples(pool=str(pool), k=2, input_field="input"))
     answer = pilot.run(text)  # the fake model echoes the question it got
     hint = f"A fine-tuned classifier predicts: {expected.label} (confidence {expected.confidence:.2f})."
