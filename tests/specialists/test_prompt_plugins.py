@@ -116,3 +116,16 @@ def test_the_hint_turns_qwens_wrong_topic_into_the_right_one(make_pilot, small_t
         request = pilot.make_request(question, max_tokens=4).replace(metadata={"input": text})
         answers.append(pilot.run(request).text.strip().lower())
     assert answers[0].startswith("tech") and answers[1].startswith("business"), answers
+
+
+def test_bad_options_are_config_errors_naming_the_option(tmp_path) -> None:
+    from pilotfish.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"plugin 'examples': option 'k'"):
+        Examples(pool="pool.jsonl", k=0)
+    with pytest.raises(ConfigError, match=r"plugin 'examples': option 'diversity'"):
+        Examples(pool="pool.jsonl", diversity="maybe")
+    with pytest.raises(ConfigError, match=r"plugin 'examples': option 'pool' is required"):
+        Examples()
+    with pytest.raises(ConfigError, match=r"plugin 'supericl': unknown option 'clasifier'"):
+        SuperICL(clasifier="specialist:bbc-topic")
