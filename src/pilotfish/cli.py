@@ -318,10 +318,10 @@ def models(as_json: bool) -> None:
     click.echo("\ntrained by pilotfish (in the model cache):")
     for t in trained:
         if not t["exists"]:
-            click.echo(f"  {t['name']:<18} not trained ({t['train']})")
+            click.echo(f"  {t['name']:<33} not trained ({t['train']})")
             continue
         score = f", {t['score_name']} {t['score']}" if t["score"] is not None else ", no recorded score"
-        click.echo(f"  {t['name']:<18} trained {t['trained']}{score}")
+        click.echo(f"  {t['name']:<33} trained {t['trained']}{score}")
 
 
 TRAINED = (
@@ -329,6 +329,9 @@ TRAINED = (
     ("verifier-minilm", "pilotfish_verifier.json", "synthetic_val_accuracy", "pilotfish train verifier --corpus bbc"),
     ("reranker-minilm", "pilotfish_reranker.json", "loss_last", "pilotfish train reranker --corpus bbc"),
     ("colbert-minilm", "artifact.metadata", None, "pilotfish train colbert --corpus bbc"),
+    ("specialist-bbc-topic", "pilotfish_specialist.json", "val_accuracy", "pilotfish train specialist bbc-topic"),
+    *((f"specialist-tabular-{d}", "pilotfish_specialist.json", "val_accuracy", f"pilotfish train specialist tabular:{d}")
+      for d in ("iris", "wine", "breast_cancer")),
 )
 
 
