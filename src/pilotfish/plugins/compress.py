@@ -7,7 +7,7 @@ Two steps, each configurable:
 
 1. **coarse** (``coarse = "minilm"``, any embedder id; ``""`` turns it off): the passages are split into
    sentences; each sentence is scored by its cosine similarity to the question, plus ``rank_weight``
-   times its passage's similarity, and the best sentences are kept, in their original order, until the
+   times its passage's similarity (the passage's vector is the mean of its sentences'), and the best sentences are kept, in their original order, until the
    budget is spent. A sentence repeated by overlapping passages is kept once.
 2. **fine** (``fine = "smollm2-135m"``, any white-box model; off by default): the coarse step keeps
    ``fine_slack`` times the budget, then the words a small LM finds least informative (the lowest
@@ -104,7 +104,7 @@ class Compress(Plugin):
         joined = [" ".join(t) for t in texts]
         if self.options.fine:
             joined = self._fine(question, joined, target, count, pilot)
-        return [_with_stats(d, t, n, count(t) if t else 0, self.name)
+        return [_with_stats(d, t, n, count(_shown_text(dataclasses.replace(d, text=t))) if t else 0, self.name)
                 for d, t, n in zip(documents, joined, sizes, strict=True)]
 
     # -- steps ----------------------------------------------------------------------------------------
@@ -114,9 +114,14 @@ class Compress(Plugin):
         embedder = pilot.get_model(self.options.coarse)
         if not hasattr(embedder, "embed"):
             raise ConfigError(f"compress: coarse = {self.options.coarse!r} is not an embedder (give e.g. 'minilm')")
-        vecs = np.asarray(embedder.embed([question] + [d.text for d in documents] + [s for _, s in sentences]))
-        q, passages, sents = vecs[0], vecs[1:1 + len(documents)], vecs[1 + len(documents):]
-        score = sents @ q + self.options.rank_weight * (passages @ q)[[p for p, _ in sentences]]
+        vecs = np.asarray(embedder.embed([question] + [s for _, s in sentences]))
+        q, sents = vecs[0], vecs[1:]
+        # a passage's vector: the mean of its sentences' (no second encoder pass over the whole passages)
+        owner = np.array([p for p, _ in sentences])
+        passages = np.stack([sents[owner == p].mean(axis=0) if (owner == p).any() else np.zeros_like(q)
+                             for p in range(len(documents))])
+        passages /= np.maximum(np.linalg.norm(passages, axis=1, keepdims=True), 1e-9)
+        score = sents @ q + self.options.rank_weight * (passages @ q)[owner]
         keep: set[int] = set()
         seen: set[str] = set()
         spent = 0
