@@ -67,6 +67,14 @@ def print_trace(answer: Any) -> None:
     for ev in answer.trace:
         extra = f"  {ev.error}" if ev.error else ""
         click.echo(f"  {ev.hook:<16} {ev.plugin:<24} {ev.duration_s * 1000:9.2f} ms  {ev.status}{extra}", err=True)
+    rewrite = answer.request.metadata.get("rewrite")
+    if rewrite:
+        click.echo(f"  rewrite ({rewrite['model']}, {rewrite['mode']}): searched {answer.request.search_query!r}"
+                   + "".join(f" + {q!r}" for q in answer.request.queries), err=True)
+    if answer.metadata.get("compression"):
+        c = answer.metadata["compression"]
+        click.echo(f"  compression ({c['plugin']}): {c['tokens_before']} -> {c['tokens_after']} passage tokens "
+                   f"({c['ratio']}x)", err=True)
     for model, u in answer.usage.models.items():
         click.echo(
             f"  model {model}: {u.calls} call(s), {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, "
@@ -210,11 +218,20 @@ def followup_query(history: list[dict[str, str]], question: str) -> str | None:
 @click.option("--index", "-i", type=click.Path(file_okay=False), default=None, help="answer from this RAG index")
 @click.option("--verify/--no-verify", default=None, help="add the entailment verifier (default: on with --corpus)")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=None)
+@click.option("--rewrite/--no-rewrite", default=True, show_default=True,
+              help="with retrieval, search a follow-up as SmolLM2 rewrites it (the `rewrite` plugin) fused with the "
+                   "previous question + the follow-up; off: that rule alone")
 @click.option("--trace", is_flag=True)
 def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None, index: str | None,
-         verify: bool | None, max_tokens: int | None, trace: bool) -> None:
-    """Chat interactively; answers stream as they are generated, then their sources and verdicts. A follow-up
-    question is searched together with the previous one. Empty line or Ctrl-D quits."""
+         verify: bool | None, max_tokens: int | None, rewrite: bool, trace: bool) -> None:
+    """Chat interactively; answers stream as they are generated, then their sources and verdicts. With
+    retrieval, a follow-up question is rewritten to stand alone by a small model and searched together with
+    the previous one. Empty line or Ctrl-D quits."""
+    if rewrite and (corpus or index) and "rewrite" not in plugins:
+        from pilotfish.core.manager import installed_plugins
+
+        if "rewrite" in installed_plugins():  # R@3 on follow-ups 0.80 -> 0.90 (docs/prompts.md)
+            plugins = (*plugins, "rewrite")
     pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
     rewrites = pilot.pm.has_plugin("rewrite")
     history: list[dict[str, str]] = []

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from pilotfish.cli import cli
@@ -65,6 +66,22 @@ def test_models_lists_ids_aliases_and_availability():
     assert models["smollm2-135m"]["available"] and models["smollm2-135m"]["aliases"] == ["smollm2"]
     assert models["minilm"]["kind"] == "embedder"
     assert any(s["scheme"] == "hf:<...>" for s in data["schemes"])
+
+
+@pytest.mark.real
+def test_chat_rewrites_a_follow_up_with_the_small_model(tmp_path, smollm2):
+    (tmp_path / "steel.txt").write_text("Steel firm to cut jobs\n\nLakshmi Mittal runs LNM Holdings. "
+                                        "LNM Holdings plans to cut 45,000 jobs over three years.")
+    (tmp_path / "rain.txt").write_text("Rain in the north\n\nHeavy rain fell across the north of England.")
+    r = run("chat", "-m", "fake", "--corpus", str(tmp_path), "--no-verify", "--trace",
+            input="Which company does Lakshmi Mittal run?\nHow many jobs will it cut?\n")
+    assert r.returncode == 0, r.stderr
+    assert "rewrite (smollm2-135m, standalone): searched" in r.stderr
+    assert "'Which company does Lakshmi Mittal run? How many jobs will it cut?'" in r.stderr  # fused with the rule
+    r = run("chat", "-m", "fake", "--corpus", str(tmp_path), "--no-verify", "--no-rewrite", "--trace",
+            input="Which company does Lakshmi Mittal run?\nHow many jobs will it cut?\n")
+    assert r.returncode == 0, r.stderr
+    assert "rewrite (" not in r.stderr
 
 
 def test_chat_streams_and_keeps_history():
