@@ -12,6 +12,7 @@
 Run::
 
     python examples/llamaindex_app.py "Why did high fuel prices hit BA's profits?" [--model qwen2.5-1.5b]
+    python examples/llamaindex_app.py --corpus bbc "Which company did Lakshmi Mittal run?"   # all 2,224 articles
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pilotfish.adapters.llamaindex import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from langchain_app import bbc_corpus, pick_retrievers  # noqa: E402  (the shared corpus and retriever choice)
+from langchain_app import bbc_corpus, indexed_retrieval, pick_retrievers  # noqa: E402  (the shared corpus and retriever choice)
 
 
 class MiniLMReranker(pilotfish.Plugin):
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--retrievers", default="bm25,dense,colbert",
                         help="pilotfish retriever plugins to try, comma-separated (empty: LlamaIndex's vector retriever)")
+    parser.add_argument("--corpus", default=None,
+                        help="'bbc' (all 2,224 packaged articles) or a folder: pilotfish's cached index of it "
+                             "(built on first use) instead of the 32-article sample")
     args = parser.parse_args(argv)
 
     corpus = bbc_corpus()
@@ -73,13 +77,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         names = tuple(n.strip() for n in args.retrievers.split(",") if n.strip())
-        plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp), names)
-        if retriever_name != "example-minilm":
-            retriever: Any = PilotRetriever(pilotfish.Pilot(plugins=plugins, **pilot_kwargs), k=6)
+        if args.corpus:  # pilotfish's cached index of the whole corpus
+            retrieval, retriever_name = indexed_retrieval(args.corpus)
+            retriever: Any = PilotRetriever(retrieval, k=6)
         else:
-            docs = [LIDocument(text=d.text, doc_id=d.id, metadata={"title": d.title}) for d in corpus]
-            retriever = VectorStoreIndex.from_documents(docs).as_retriever(similarity_top_k=6)
-            retriever_name = "llamaindex-vector (MiniLM)"
+            plugins, pilot_kwargs, retriever_name = pick_retrievers(corpus, Path(tmp), names)
+            if retriever_name != "example-minilm":
+                retriever = PilotRetriever(pilotfish.Pilot(plugins=plugins, **pilot_kwargs), k=6)
+            else:
+                docs = [LIDocument(text=d.text, doc_id=d.id, metadata={"title": d.title}) for d in corpus]
+                retriever = VectorStoreIndex.from_documents(docs).as_retriever(similarity_top_k=6)
+                retriever_name = "llamaindex-vector (MiniLM)"
         engine = RetrieverQueryEngine.from_args(retriever, llm=llm, node_postprocessors=[postprocessor])
         response = engine.query(args.question)
 
