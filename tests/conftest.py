@@ -46,3 +46,19 @@ def hf_gemma3():
     import pilotfish
 
     return pilotfish.get_model("hf:gemma3-270m")
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """Run ``pilotfish ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from pilotfish.cli import cli, load_plugin_commands
+
+    load_plugin_commands()
+
+    def run(*args):
+        res = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+        return res.exit_code, res.stdout, res.stderr
+
+    return run

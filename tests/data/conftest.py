@@ -29,21 +29,6 @@ def write_lines(tmp_path):
     return write
 
 
-@pytest.fixture(scope="session")
-def run_cli():
-    """Run ``pilotfish ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    from click.testing import CliRunner
-
-    from pilotfish.cli import cli, load_plugin_commands
-
-    load_plugin_commands()
-
-    def run(*args):
-        res = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-        return res.exit_code, res.stdout, res.stderr
-
-    return run
-
 
 @pytest.fixture(scope="package", autouse=True)
 def _one_torch_thread_when_the_cpu_is_busy():

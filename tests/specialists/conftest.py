@@ -30,19 +30,3 @@ def small_topic(tmp_path_factory: pytest.TempPathFactory, dev_doc_ids: set[str])
     out = tmp_path_factory.mktemp("topic-specialist")
     train_topic(out, exclude_docs=dev_doc_ids, per_class=16, val_per_class=6)
     return TopicSpecialist(out)
-
-
-@pytest.fixture(scope="session")
-def run_cli():
-    """Run ``pilotfish ARGS`` in-process; returns (exit code, stdout, stderr)."""
-    from click.testing import CliRunner
-
-    from pilotfish.cli import cli, load_plugin_commands
-
-    load_plugin_commands()
-
-    def run(*args):
-        res = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-        return res.exit_code, res.stdout, res.stderr
-
-    return run

@@ -22,15 +22,7 @@ token by token.
 
 **Cross-site protection** (the way Jupyter and Ollama do it), checked before any route:
 
-- ``Host`` must name this server: ``localhost`` (and ``*.localhost``), a loopback address, or one
-  of ``allowed_hosts`` (``pilotfish serve`` adds its ``--host`` and each ``--allowed-host``; an
-  entry ``0.0.0.0`` or ``::`` allows any IP-literal Host, ``*`` allows any Host). Otherwise 400
-  ``host_not_allowed`` (this stops DNS rebinding: a rebound name is never an IP literal).
-- A request whose ``Origin`` is not the server's own (``http://<Host>``) gets 403
-  ``origin_not_allowed``, unless the origin is in ``allowed_origins`` (``--allow-origin``,
-  repeatable; ``*`` for any). Only such configured origins get CORS headers (and preflights).
-- ``POST`` requires ``Content-Type: application/json`` (415 ``unsupported_media_type``), so a
-  web page cannot send a "simple" cross-site form or ``text/plain`` request.
+- the ``Host``, ``Origin`` and ``Content-Type`` checks of :mod:`pilotfish.server.guard` (see its doc);
 - ``--api-key``: ``Authorization: Bearer KEY`` on ``/v1/*``, compared in constant time
   (``hmac.compare_digest``).
 
