@@ -1,0 +1,32 @@
+"""pilotfish eval qa: the report's keys and scoring (fake model: the scoring is under test), bad input."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_eval_qa_reports_the_issue_keys(tmp_path, run_cli):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "steel.txt").write_text("Steel\n\nLakshmi Mittal runs LNM Holdings. It employs 50,000 people.")
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"id": "q1", "question": "Does Lakshmi Mittal run LNM Holdings?", "answer": "Lakshmi Mittal",
+                              "doc_id": "steel", "evidence": "Lakshmi Mittal runs LNM Holdings."}) + "\n"
+                  + json.dumps({"id": "q2", "question": "What is the capital of Mars?", "answer": ""}) + "\n")
+    code, out, err = run_cli("eval", "qa", "--corpus", corpus, "--queries", qa, "-m", "fake", "--no-verify",
+                             "--records", tmp_path / "r.jsonl", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert {"accuracy", "citation_precision", "unanswerable_refused", "latency_s_p50", "latency_s_p95",
+            "prompt_tokens_mean", "by_model"} <= set(report)
+    assert report["answerable"] == 1 and report["unanswerable"] == 1
+    assert report["accuracy"] == 1.0  # the fake model echoes the question, which holds the gold answer
+    records = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records] == ["q1", "q2"] and report["unanswerable_refused"] == 0.0
+
+
+def test_eval_qa_bad_file_names_line_and_field(tmp_path, run_cli):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"question": "Who?", "answer": "x"}) + "\n")
+    code, out, err = run_cli("eval", "qa", "--corpus", tmp_path, "--queries", qa, "-m", "fake")
+    assert code == 1 and "needs 'doc_id' and 'evidence'" in err and "qa.jsonl" in err
