@@ -346,6 +346,7 @@ TRAINED = (
     ("verifier-minilm", "pilotfish_verifier.json", "synthetic_val_accuracy", "pilotfish train verifier --corpus bbc"),
     ("reranker-minilm", "pilotfish_reranker.json", "loss_last", "pilotfish train reranker --corpus bbc"),
     ("colbert-minilm", "artifact.metadata", None, "pilotfish train colbert --corpus bbc"),
+    ("reader-minilm", "pilotfish_reader.json", "val_f1", "pilotfish train reader"),
     ("specialist-bbc-topic", "pilotfish_specialist.json", "val_accuracy", "pilotfish train specialist bbc-topic"),
     *((f"specialist-tabular-{d}", "pilotfish_specialist.json", "val_accuracy", f"pilotfish train specialist tabular:{d}")
       for d in ("iris", "wine", "breast_cancer")),

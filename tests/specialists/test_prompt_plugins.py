@@ -65,8 +65,8 @@ def test_mmr_keeps_near_copies_from_filling_every_slot(tmp_path, minilm) -> None
 @pytest.mark.parametrize(("lines", "message"), [
     (['{"input": "a", "output": "b"}', '{"input": "c", "label": "d"}'],
      r"example pool .*pool\.jsonl: line 2: missing field 'output' \(fields: input, label\)"),
-    (['{"input": "a", "output": "b"}', "", '{"input": "a", "output": "b",'], r"pool\.jsonl: line 3: not valid JSON"),
-    (['["a", "b"]'], r"pool\.jsonl: line 1: expected a JSON object, got list"),
+    (['{"input": "a", "output": "b"}', "", '{"input": "a", "output": "b",'], r"pool\.jsonl: line 3 is not valid JSON"),
+    (['["a", "b"]'], r"pool\.jsonl: line 1 is a JSON list, expected an object"),
     (['{"input": "a", "output": 3}'], r"pool\.jsonl: line 1: field 'output' must be a non-empty string, got 3"),
     ([], r"example pool .*pool\.jsonl is empty"),
 ])
@@ -77,7 +77,7 @@ def test_a_bad_pool_is_a_clear_error_naming_file_line_and_field(tmp_path, make_p
         Examples(pool=str(path)).choose("question")
     with pytest.raises(PluginError, match=r"plugin 'examples' in hook 'before_prompt': InputError: .*" + message):
         make_pilot(Examples(pool=str(path))).run("question")
-    with pytest.raises(InputError, match=r"example pool .*missing\.jsonl: no such file"):
+    with pytest.raises(InputError, match=r"example pool .*missing\.jsonl' does not exist"):
         Examples(pool=str(tmp_path / "missing.jsonl")).choose("question")
 
 

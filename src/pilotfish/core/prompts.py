@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .types import Document, Message, Request
 
@@ -47,6 +48,35 @@ def format_sources(documents: Sequence[Document]) -> str:
         title = f"{doc.title}: " if doc.title and not doc.text.startswith(doc.title) else ""
         lines.append(f"[{i}] ({doc.doc_id}) {title}{doc.text}")
     return "<sources>\n" + "\n".join(lines) + "\n</sources>"
+
+
+@dataclass
+class ShownSource:
+    """A passage as a prompt showed it (:func:`parse_sources`)."""
+
+    number: int
+    doc_id: str
+    text: str
+    """What followed the id: ``"<title>: <text>"`` or the text."""
+
+
+_SOURCE = re.compile(r"^\[(\d+)\] \(([^)\n]*)\) ", re.MULTILINE)
+
+
+def parse_sources(content: str) -> list[ShownSource]:
+    """The passages of a ``<sources>`` turn written by :func:`format_sources` (its inverse; a turn without
+    the tags gives ``[]``). A small model that reads passages rather than a prompt (the extractive reader)
+    answers the host's RAG prompt with it."""
+    text = content.strip()
+    if not (text.startswith("<sources>") and text.endswith("</sources>")):
+        return []
+    body = text[len("<sources>"):-len("</sources>")].strip("\n")
+    marks = list(_SOURCE.finditer(body))
+    out = []
+    for k, m in enumerate(marks):
+        end = marks[k + 1].start() if k + 1 < len(marks) else len(body)
+        out.append(ShownSource(int(m.group(1)), m.group(2), body[m.end():end].rstrip("\n")))
+    return out
 
 
 def system_message(request: Request, documents: Sequence[Document]) -> str | None:

@@ -50,6 +50,13 @@ def cloze_question(sentence: str, context: str, rng: random.Random) -> str | Non
     """A question-like query whose answer is in ``sentence``, the way people ask about a news story: the
     fact's words (some paraphrased, the answer removed) plus, often, words of the story's headline or
     lead (shared by every passage of the article, so they do not pick the passage)."""
+    made = cloze_qa(sentence, context, rng)
+    return made[0] if made else None
+
+
+def cloze_qa(sentence: str, context: str, rng: random.Random) -> tuple[str, str] | None:
+    """:func:`cloze_question` with its answer: ``(question, answer)``, the answer a span of ``sentence``
+    (extractive reader training); the same random draws as :func:`cloze_question`."""
     span = _answer_span(sentence, rng)
     if span is None:
         return None
@@ -71,7 +78,7 @@ def cloze_question(sentence: str, context: str, rng: random.Random) -> str | Non
             n = min(len(cwords), rng.randint(3, 10))
             start = rng.randrange(0, len(cwords) - n + 1)
             q += f" {rng.choice(_CONTEXT_JOIN)} {' '.join(cwords[start:start + n])}"
-    return re.sub(r"\s+", " ", q).strip(" ,") + "?"
+    return re.sub(r"\s+", " ", q).strip(" ,") + "?", answer
 
 
 def cloze_pairs(passages: list[Passage], n: int, rng: random.Random) -> list[tuple[str, Passage, Passage | None]]:

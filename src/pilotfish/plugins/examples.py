@@ -24,7 +24,6 @@ line and the field.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,23 +38,15 @@ from pilotfish.core.types import Request
 
 def read_pool(path: Path, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     """The pool's records; each must be a JSON object holding every field of ``fields`` as a string."""
-    if not path.is_file():
-        raise InputError(f"example pool {path}: no such file")
+    from pilotfish.data.records import iter_jsonl
+
     out = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"example pool {path}: line {n}: not valid JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise InputError(f"example pool {path}: line {n}: expected a JSON object, got {type(rec).__name__}")
+    for where, rec in iter_jsonl(path, "example pool"):
         for f in fields:
             if f not in rec:
-                raise InputError(f"example pool {path}: line {n}: missing field {f!r} (fields: {', '.join(rec) or 'none'})")
+                raise InputError(f"example pool {where}: missing field {f!r} (fields: {', '.join(rec) or 'none'})")
             if not isinstance(rec[f], str) or not rec[f].strip():
-                raise InputError(f"example pool {path}: line {n}: field {f!r} must be a non-empty string, got {rec[f]!r:.60}")
+                raise InputError(f"example pool {where}: field {f!r} must be a non-empty string, got {rec[f]!r:.60}")
         out.append(rec)
     if not out:
         raise InputError(f"example pool {path} is empty (no examples)")
