@@ -30,8 +30,9 @@ from devdata import QA_DEV, dev_file, work_dir
 REPO = Path(__file__).resolve().parents[1]
 
 
-def answers(model: str, rows: list[dict[str, Any]], cache: Path) -> dict[str, dict[str, Any]]:
-    """Each row's record for ``model`` (cached; missing ones generated and appended as they finish)."""
+def answers(model: str, rows: list[dict[str, Any]], cache: Path, generate: bool = True) -> dict[str, dict[str, Any]]:
+    """Each row's record for ``model`` (cached; missing ones generated and appended as they finish, unless
+    ``generate`` is false)."""
     from pilotfish.cli import pilot_for_command
     from pilotfish.evaluation.qa import WARMUP_QUESTION, score_answer
 
@@ -42,7 +43,7 @@ def answers(model: str, rows: list[dict[str, Any]], cache: Path) -> dict[str, di
                 rec = json.loads(line)
                 done[rec["id"]] = rec
     todo = [r for r in rows if r["id"] not in done]
-    if todo:
+    if todo and generate:
         pilot = pilot_for_command(None, model, (), "bbc", None, False)
         pilot.run(WARMUP_QUESTION)
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +86,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="the first N dev questions only")
     ap.add_argument("--cache", default=str(work_dir("router-bench")), help="folder of the cached answers")
     ap.add_argument("--png", default=None, help="plot accuracy against the share of expensive calls here")
+    ap.add_argument("--cached-only", action="store_true", help="generate nothing: use the questions both models "
+                    "already answered in the cache")
     ap.add_argument("--answers-only", action="store_true", help="fill the answer cache of --cheap and --expensive, "
                     "no router needed")
     ap.add_argument("--json", action="store_true")
@@ -110,8 +113,12 @@ def main() -> None:
     print(f"{len(rows)} dev questions; cheap {cheap_id}, expensive {exp_id}; router {args.router} "
           f"(held-out AUROC {model.meta['heldout']['auroc']}, calibrated threshold {model.threshold}); "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
-    cheap = answers(cheap_id, rows, Path(args.cache) / f"answers-{cheap_id}.jsonl")
-    expensive = answers(exp_id, rows, Path(args.cache) / f"answers-{exp_id}.jsonl")
+    cheap = answers(cheap_id, rows, Path(args.cache) / f"answers-{cheap_id}.jsonl", not args.cached_only)
+    expensive = answers(exp_id, rows, Path(args.cache) / f"answers-{exp_id}.jsonl", not args.cached_only)
+    rows = [r for r in rows if r["id"] in cheap and r["id"] in expensive]
+    if not rows:
+        raise SystemExit("no dev question has cached answers of both models (drop --cached-only to generate them)")
+    print(f"{len(rows)} questions answered by both", flush=True)
 
     plugin = Router(path=args.router, cheap=cheap_id, expensive=exp_id, threshold=0.5)
     plugin.decide("warm up")

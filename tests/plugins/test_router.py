@@ -217,3 +217,19 @@ def test_route_without_records_of_the_request_is_fast_and_reuses_the_loaded_rout
     assert answer.route.scores["seconds"] < 0.5
     assert plugin.decide("Who won the Six Nations?", pilot).model == answer.route.model
     assert isinstance(Request("x"), Request)
+
+
+def test_config_file_and_trace_show_the_decision(trained, tmp_path, run_cli) -> None:
+    import shutil
+
+    shutil.copytree(trained[0], tmp_path / "my-router")
+    cfg = tmp_path / "pilotfish.toml"
+    cfg.write_text('[pilotfish]\nmodel = "fake"\nplugins = ["router"]\n\n[pilotfish.plugin.router]\n'
+                   'path = "my-router"\ncheap = "fake"\nexpensive = "fake"\nthreshold = 0.0\n')
+    code, out, err = run_cli("ask", "--config", cfg, "--trace", "Who won the Six Nations?")
+    assert code == 0, err
+    assert out.startswith("echo: Who won the Six Nations?")
+    assert "route (router): fake - p 0." in err and ">= threshold 0.000: cheap" in err
+    code, out, err = run_cli("ask", "--config", cfg, "--json", "Who won?")
+    decision = json.loads(out)["route_decision"]
+    assert decision["plugin"] == "router" and decision["scores"]["threshold"] == 0.0

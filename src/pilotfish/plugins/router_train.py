@@ -35,7 +35,7 @@ from .router_model import FORMAT, KIND, RouterModel, embed, fingerprint
 MIN_PAIRS = 20
 MIN_PER_CLASS = 5
 TARGETS = ("cheap-correct", "cheap-not-worse")
-C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 """Inverse L2 strengths tried by cross-validation (the features are unit vectors, so small C is strong)."""
 
 
