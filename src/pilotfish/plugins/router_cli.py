@@ -32,7 +32,7 @@ def add_commands(cli: Any) -> None:
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
               help="records of `pilotfish eval qa --records FILE` (repeatable): both models on the same questions")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="the router folder to write")
-@click.option("--cheap", default=None, help="the cheap model id (default: of the two in the records, the faster)")
+@click.option("--cheap", default=None, help="the cheap model id (default: of the two in the records, the less accurate)")
 @click.option("--expensive", default=None, help="the expensive model id (default: the other one)")
 @click.option("--target", type=click.Choice(["cheap-correct", "cheap-not-worse"]), default="cheap-correct",
               show_default=True, help="what the classifier predicts: the cheap model right, or not worse than the "

@@ -84,8 +84,9 @@ def pair_records(records: list[dict[str, Any]], cheap: str | None = None, expens
                  ) -> tuple[list[Pair], dict[str, Any]]:
     """Pairs of the cheap and the expensive model's records on the same questions, and what was found.
 
-    Without ``cheap``/``expensive``, the records must hold exactly two models; the cheap one is the one
-    with the lower mean latency on the paired questions."""
+    Without ``cheap``/``expensive``, the records must hold exactly two models; the cheap one is the less
+    accurate on the paired questions (a router only pays when the expensive model is better; latencies
+    are no guide: they follow the machine's load while each run was made)."""
     by_model: dict[str, dict[str, dict[str, Any]]] = {}
     repeated = 0
     for rec in records:
@@ -110,9 +111,8 @@ def pair_records(records: list[dict[str, Any]], cheap: str | None = None, expens
             cheap = next(m for m in models if m != expensive)
         else:
             common = set(by_model[models[0]]) & set(by_model[models[1]])
-            mean = {m: float(np.mean([float(by_model[m][k].get("latency_s") or 0.0) for k in common] or [0.0]))
-                    for m in models}
-            cheap, expensive = sorted(models, key=lambda m: mean[m])
+            acc = {m: sum(right(by_model[m][k]) for k in common) for m in models}
+            cheap, expensive = sorted(models, key=lambda m: acc[m])
     assert cheap is not None and expensive is not None
     keys = set(by_model[cheap]) & set(by_model[expensive])
     pairs = []
