@@ -198,7 +198,7 @@ def test_bad_records_are_clear_errors(tmp_path, questions, run_cli) -> None:
     assert "too few records to train a router: 12 questions answered by both" in fails("--data", few[0], "--data", few[1])
     one = write_records(tmp_path / "one.jsonl", questions, "tiny-model", lambda q: True, 0.5)
     assert "was right on 120 of 120 questions: too few of one class" in fails(
-        "--data", one, "--data", planted(tmp_path, questions)[1])
+        "--data", one, "--data", planted(tmp_path, questions)[1], "--cheap", "tiny-model")
     assert "the records hold 1 model(s) (tiny-model); give records of two models" in fails("--data", one)
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps({"question": "q?", "model": "m", "gold": "x"}) + "\n")
