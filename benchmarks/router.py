@@ -82,7 +82,12 @@ def main() -> None:
                     help="the router folder (pilotfish train router --out)")
     ap.add_argument("--cheap", default=None, help="default: the router's cheap model")
     ap.add_argument("--expensive", default=None, help="default: the router's expensive model")
-    ap.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7")
+    ap.add_argument("--shares", default="0.1,0.25,0.5,0.75,0.9",
+                    help="router rows at the thresholds that send these shares of the router's own training "
+                         "questions (--records-questions) to the expensive model: chosen without the dev set")
+    ap.add_argument("--records-questions", default=str(REPO / "datasets" / "router-records" / "teacher-qa.jsonl"),
+                    help="the questions the router's records were made on (for --shares)")
+    ap.add_argument("--thresholds", default="", help="more router rows at these thresholds")
     ap.add_argument("--limit", type=int, default=None, help="the first N dev questions only")
     ap.add_argument("--cache", default=str(work_dir("router-bench")), help="folder of the cached answers")
     ap.add_argument("--png", default=None, help="plot accuracy against the share of expensive calls here")
@@ -132,11 +137,23 @@ def main() -> None:
     n = len(rows)
     table = [row_stats(f"always cheap ({cheap_id})", [True] * n, rows, cheap, expensive, 0.0),
              row_stats(f"always expensive ({exp_id})", [False] * n, rows, cheap, expensive, 0.0)]
-    thresholds = [float(t) for t in args.thresholds.split(",")]
-    calibrated = model.threshold if model.meta.get("threshold_source") == "calibrate" else None
-    for t in sorted({*thresholds, *([calibrated] if calibrated is not None else [])}):
-        name = f"router t={t:.3f}" + (" (calibrated)" if t == calibrated else "")
-        table.append(row_stats(name, [x >= t for x in p], rows, cheap, expensive, route_s))
+    import numpy as np
+
+    from pilotfish.plugins.router_model import embed
+
+    own = [r["question"] for r in load_qa(args.records_questions)]
+    p_own = model.probabilities(embed(plugin.router()[1], own))
+    named: dict[float, str] = {}
+    for share in (float(x) for x in args.shares.split(",") if x.strip()):
+        named.setdefault(round(float(np.quantile(p_own, share)), 4), f"{100 * share:.0f}% of its records expensive")
+    for t in (float(x) for x in args.thresholds.split(",") if x.strip()):
+        named.setdefault(t, "fixed")
+    if model.meta.get("threshold_source") == "calibrate":
+        named[model.threshold] = "calibrated: " + ", ".join(
+            f"{k} {v}" for k, v in model.meta["calibration"].items() if k in ("target_accuracy",))
+    for t in sorted(named):
+        table.append(row_stats(f"router t={t:.3f} ({named[t]})", [x >= t for x in p], rows, cheap, expensive,
+                               route_s))
     table.append(row_stats("oracle (cheap exactly when it is right)", [right(cheap[r["id"]]) for r in rows], rows,
                            cheap, expensive, 0.0))
     base_c, base_e = table[0], table[1]
@@ -148,9 +165,9 @@ def main() -> None:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{100 * x:5.1f}%"
 
-    print(f"\n{'config':44s} {'accuracy':>8} {'random':>7} {'refused':>8} {'expensive':>9} {'s/question':>10}")
+    print(f"\n{'config':58s} {'accuracy':>8} {'random':>7} {'refused':>8} {'expensive':>9} {'s/question':>10}")
     for r in table:
-        print(f"{r['config']:44s} {pct(r['accuracy']):>8} {pct(r['random_accuracy']):>7} {pct(r['refused']):>8} "
+        print(f"{r['config']:58s} {pct(r['accuracy']):>8} {pct(r['random_accuracy']):>7} {pct(r['refused']):>8} "
               f"{pct(r['expensive_share']):>9} {r['s_per_q']:10.2f}")
     goal = [r for r in table if r["config"].startswith("router") and r["accuracy"] is not None
             and r["accuracy"] >= base_e["accuracy"] - 0.01 and r["expensive_share"] <= 0.5]
@@ -170,7 +187,6 @@ def main() -> None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        import numpy as np
 
         from pilotfish.plugins.router_train import routing_curve
 
@@ -182,7 +198,7 @@ def main() -> None:
                 label="router (every threshold, answerable questions)")
         fixed = [r for r in table if r["config"].startswith("router")]
         ax.plot([100 * r["expensive_share"] for r in fixed], [100 * r["accuracy"] for r in fixed], "o",
-                label="router at the fixed thresholds")
+                label="router at thresholds chosen without the dev set")
         ax.plot([0, 100], [100 * base_c["accuracy"], 100 * base_e["accuracy"]], "--", color="grey", label="random")
         ax.plot([0], [100 * base_c["accuracy"]], "s", label=f"always {cheap_id}")
         ax.plot([100], [100 * base_e["accuracy"]], "s", label=f"always {exp_id}")

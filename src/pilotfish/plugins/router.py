@@ -57,6 +57,10 @@ class Router(Plugin):
         specialists: list[str] = Field(default_factory=list)
         """Specialist model ids that get a request they accept when they beat the expensive model."""
 
+    def __init__(self, options: Any = None, **kwargs: Any):
+        super().__init__(options, **kwargs)
+        self._loaded: dict[str, tuple[RouterModel, Any]] = {}
+
     def router(self, pilot: Any = None) -> tuple[RouterModel, Any]:
         """The loaded router and its embedder (once per pilot; the embedder is the shared model)."""
         from pilotfish.core.models import get_model
@@ -71,10 +75,13 @@ class Router(Plugin):
             model.check_embedder(embedder)
             return model, embedder
 
-        if pilot is None:
-            return build()
         stamp = path.stat().st_mtime_ns if path.is_file() else 0
-        return pilot.shared(f"router:{path}:{stamp}", build)
+        key = f"router:{path}:{stamp}"
+        if pilot is None:  # used directly (benchmarks, notebooks): loaded once per plugin object
+            if key not in self._loaded:
+                self._loaded[key] = build()
+            return self._loaded[key]
+        return pilot.shared(key, build)
 
     def decide(self, question: str, pilot: Any = None) -> Route:
         """The route for a question by the classifier alone (no specialists)."""
