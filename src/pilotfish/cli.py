@@ -67,6 +67,9 @@ def print_trace(answer: Any) -> None:
     for ev in answer.trace:
         extra = f"  {ev.error}" if ev.error else ""
         click.echo(f"  {ev.hook:<16} {ev.plugin:<24} {ev.duration_s * 1000:9.2f} ms  {ev.status}{extra}", err=True)
+    route = answer.route
+    if route is not None and route.plugin:
+        click.echo(f"  route ({route.plugin}): {route.model}" + (f" - {route.reason}" if route.reason else ""), err=True)
     rewrite = answer.request.metadata.get("rewrite")
     if rewrite:
         click.echo(f"  rewrite ({rewrite['model']}, {rewrite['mode']}): searched {answer.request.search_query!r}"
@@ -124,6 +127,8 @@ def answer_to_json(answer: Any) -> dict[str, Any]:
     return {
         "text": answer.text,
         "route": answer.route.model if answer.route else None,
+        "route_decision": ({"plugin": answer.route.plugin, "reason": answer.route.reason, "scores": answer.route.scores}
+                           if answer.route else None),
         "documents": [{"id": d.id, "doc_id": d.doc_id, "title": d.title, "score": d.score, "text": d.text} for d in answer.documents],
         "verdicts": [{"verifier": v.verifier, "passed": v.passed, "label": v.label, "claim": v.claim, "score": v.score,
                       "evidence": v.evidence, "document_id": v.document_id} for v in answer.verdicts],

@@ -30,3 +30,28 @@ def test_eval_qa_bad_file_names_line_and_field(tmp_path, run_cli):
     qa.write_text(json.dumps({"question": "Who?", "answer": "x"}) + "\n")
     code, out, err = run_cli("eval", "qa", "--corpus", tmp_path, "--queries", qa, "-m", "fake")
     assert code == 1 and "needs 'doc_id' and 'evidence'" in err and "qa.jsonl" in err
+
+
+def test_records_are_written_as_questions_finish_and_resume_answers_only_the_rest(tmp_path, run_cli):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "steel.txt").write_text("Steel\n\nLakshmi Mittal runs LNM Holdings. It employs 50,000 people.")
+    qa = tmp_path / "qa.jsonl"
+    rows = [{"id": f"q{i}", "question": f"Does Lakshmi Mittal run LNM Holdings ({i})?", "answer": "Lakshmi Mittal",
+             "doc_id": "steel", "evidence": "Lakshmi Mittal runs LNM Holdings."} for i in range(3)]
+    qa.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rec = tmp_path / "r.jsonl"
+    code, _, err = run_cli("eval", "qa", "--corpus", corpus, "--queries", qa, "-m", "fake", "--no-verify",
+                           "--records", rec, "--limit", "2")
+    assert code == 0, err
+    first = rec.read_text().splitlines()
+    assert [json.loads(x)["id"] for x in first] == ["q0", "q1"]
+    code, out, err = run_cli("eval", "qa", "--corpus", corpus, "--queries", qa, "-m", "fake", "--no-verify",
+                             "--records", rec, "--resume", "--json")
+    assert code == 0, err
+    assert "2 questions kept from" in err and "1 answered now" in err and "[1/1]" in err
+    lines = rec.read_text().splitlines()
+    assert lines[:2] == first and [json.loads(x)["id"] for x in lines] == ["q0", "q1", "q2"]
+    assert json.loads(out)["n"] == 3
+    code, _, err = run_cli("eval", "qa", "--corpus", corpus, "--queries", qa, "-m", "fake", "--resume")
+    assert code == 2 and "--resume needs --records FILE" in err

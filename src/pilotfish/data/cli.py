@@ -147,6 +147,35 @@ def register_commands(cli: Any) -> None:
         write_jsonl(out, res.records)
         _report(res.report)
 
+    @synthesize.command(name="qa-file")
+    @click.option("--questions", required=True, type=click.Path(exists=True),
+                  help="teacher questions: a `synthesize questions` output JSONL or its --state-dir folder of shards")
+    @click.option("--sample", type=click.IntRange(min=1), default=None, help="keep N questions (seeded sample)")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--exclude", "exclude", multiple=True, type=click.Path(dir_okay=False),
+                  help="JSONL with doc_id fields (e.g. an evaluation set): drop questions on its articles (repeatable)")
+    @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
+    def qa_file(questions: str, sample: int | None, seed: int, exclude: tuple[str, ...], out: str) -> None:
+        """Turn teacher questions into a QA file for `pilotfish eval qa` (question, answer, doc_id, evidence:
+        the passage sentence holding the answer), e.g. to collect router records on synthesized questions."""
+        from .qa_files import read_teacher_questions, teacher_qa_rows
+        from .records import read_doc_ids
+
+        excluded: set[str] = set()
+        for f in exclude:
+            excluded |= read_doc_ids(f)
+        rows, counts = teacher_qa_rows(read_teacher_questions(questions), sample=sample, seed=seed,
+                                       exclude_docs=sorted(excluded))
+        if not rows:
+            raise InputError(f"{questions}: no question could be converted ({counts})")
+        with open(out, "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+        click.echo(f"{len(rows)} questions ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable) "
+                   f"written to {out}; of {counts['read']} read: {counts['no_evidence_sentence']} without an evidence "
+                   f"sentence, {counts['excluded_doc']} on excluded articles, {counts['duplicate_question']} repeated",
+                   err=True)
+
     @synthesize.command(name="paraphrase")
     @click.argument("dataset", type=click.Path())
     @click.option("--n", type=click.IntRange(min=1), default=1, help="paraphrases per record")

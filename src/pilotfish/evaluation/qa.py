@@ -63,6 +63,23 @@ def load_qa(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def record_key(row: dict[str, Any]) -> str:
+    """What identifies a question across a QA file and its records: the id, else the question."""
+    return str(row.get("id") or row["question"].strip())
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """The records of an earlier ``--records`` file (to resume it)."""
+    from pilotfish.data.records import iter_jsonl
+
+    out = []
+    for where, rec in iter_jsonl(path, "records file"):
+        if not str(rec.get("question", "")).strip() or "usage" not in rec or "latency_s" not in rec:
+            raise InputError(f"{where}: not a record of `pilotfish eval qa --records` (question, usage, latency_s)")
+        out.append(rec)
+    return out
+
+
 def score_answer(row: dict[str, Any], answer: Any) -> dict[str, Any]:
     """One question's record: correctness, citations, refusal, tokens."""
     gold = str(row.get("answer") or "")
