@@ -1,6 +1,6 @@
 """Domain guides for the large model, side by side: proxy-tuning (white-box) and knowledge cards (black-box).
 
-    python benchmarks/domain.py --part proxy [--articles 20] [--tokens 256] [--alphas 0.25,0.5,1.0]
+    python benchmarks/domain.py --part proxy [--articles 20] [--tokens 256] [--alphas 0.25,0.5,1.0] [--generation-only]
     python benchmarks/domain.py --part knowledge     # not built yet (issue 15, item 5)
     python benchmarks/domain.py --part all
 
@@ -40,7 +40,7 @@ def part_proxy(args: argparse.Namespace) -> dict:
     from pilotfish.data.corpora import bbc_records
     from pilotfish.data.proxy_pair import PAIR_META, windows
     from pilotfish.models.qwen_small import pair_dir
-    from pilotfish.plugins.proxy_tune import ProxyTune, proxy_logprobs
+    from pilotfish.plugins.proxy_tune import proxy_logprobs
 
     record = json.loads((pair_dir() / PAIR_META).read_text())
     alphas = [float(a) for a in args.alphas.split(",")]
@@ -50,7 +50,7 @@ def part_proxy(args: argparse.Namespace) -> dict:
     by_id = {r["id"]: r for r in bbc_records()}
     # the held-out articles the pair's own record does not score (it scores the first eval_windows)
     held = [by_id[i] for i in record["heldout_articles"][record["eval_windows"]:]][: args.articles]
-    seqs = windows(tuned, [r["text"] for r in held], args.tokens)
+    seqs = windows(tuned, [r["text"] for r in held], args.tokens) if not args.generation_only else []
     names = ["small base", "small tuned", "large plain"] + [f"large proxy a={a:g}" for a in alphas]
     nll = dict.fromkeys(names, 0.0)
     seconds = dict.fromkeys(["large", "small pair", "proxy combine"], 0.0)
@@ -73,6 +73,8 @@ def part_proxy(args: argparse.Namespace) -> dict:
             nll[f"large proxy a={a:g}"] -= float(proxy_logprobs(rows_l, rows_t, rows_b, a)[pick, target].sum())
         seconds["proxy combine"] += time.perf_counter() - t
         n += len(target)
+    if args.generation_only:
+        return {"generation": generation_example(args, held[0]["title"])}
     per_tok = {k: v / n for k, v in nll.items()}
     gap = per_tok["small base"] - per_tok["small tuned"]
     print(f"\n== proxy-tuning: perplexity on held-out BBC text ({len(seqs)} articles x first {args.tokens} tokens, "
@@ -88,10 +90,17 @@ def part_proxy(args: argparse.Namespace) -> dict:
           "goal: proxy-tuning closes >= 30% of it")
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
 
-    prompt = f"Write the opening paragraph of a BBC News article with the headline: {held[0]['title']}"
-    print(f"\n== greedy generation, {args.gen_tokens} tokens: {prompt!r} ==")
+    return {"per_token_nll": per_tok, "gap": gap, "tokens": n, "generation": generation_example(args, held[0]["title"])}
+
+
+def generation_example(args: argparse.Namespace, title: str) -> dict:
+    from pilotfish.plugins.proxy_tune import ProxyTune
+
+    prompt = f"Write the opening paragraph of a BBC News article with the headline: {title}"
+    print(f"\n== greedy generation, at most {args.gen_tokens} tokens (load average {os.getloadavg()[0]:.2f}): {prompt!r} ==")
     out = {}
-    for label, plugins in (("plain", []), *((f"proxy a={a:g}", [ProxyTune(alpha=a)]) for a in (1.0,))):
+    gen_alphas = [float(a) for a in args.gen_alphas.split(",")]
+    for label, plugins in (("plain", []), *((f"proxy a={a:g}", [ProxyTune(alpha=a)]) for a in gen_alphas)):
         pilot = pilotfish.Pilot(model="qwen2.5-1.5b", plugins=plugins)
         t = time.perf_counter()
         ans = pilot.run(prompt, max_tokens=args.gen_tokens, temperature=0.0)
@@ -99,7 +108,7 @@ def part_proxy(args: argparse.Namespace) -> dict:
         toks = ans.generation.completion_tokens
         out[label] = {"text": ans.text, "seconds": dt, "tokens": toks}
         print(f"--- {label}: {toks} tokens in {dt:.1f} s ({toks / dt:.1f} tok/s)\n{ans.text}\n")
-    return {"per_token_nll": per_tok, "gap": gap, "tokens": n, "generation": out}
+    return out
 
 
 def part_knowledge(args: argparse.Namespace) -> dict:
@@ -116,6 +125,8 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=256, help="proxy: first tokens of each article")
     ap.add_argument("--alphas", default="0.25,0.5,1.0", help="proxy: offset strengths compared")
     ap.add_argument("--gen-tokens", type=int, default=60, help="proxy: tokens of the generation example")
+    ap.add_argument("--gen-alphas", default="0.5,1.0", help="proxy: offset strengths of the generation example")
+    ap.add_argument("--generation-only", action="store_true", help="proxy: only the generation example")
     args = ap.parse_args()
     for name in (PARTS if args.part == "all" else [args.part]):
         PARTS[name](args)

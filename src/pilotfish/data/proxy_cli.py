@@ -24,6 +24,8 @@ import click
 @click.option("--top-k", type=click.IntRange(2, 4096), default=64, show_default=True,
               help="the large model's top-k probabilities kept per position")
 @click.option("--lr", type=float, default=3e-4, show_default=True)
+@click.option("--gold-weight", type=float, default=1.0, show_default=True,
+              help="the tuned model's weight on the gold tokens' cross-entropy (beside the distillation)")
 @click.option("--heldout", type=click.IntRange(min=0), default=100, show_default=True,
               help="articles kept out of training for evaluation (ids recorded)")
 @click.option("--eval-articles", type=click.IntRange(min=1), default=20, show_default=True,
@@ -34,7 +36,7 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
 def train_proxy_pair_command(out: str | None, layers: int, train_layers: int, seq_len: int, distill_steps: int,
-                             tune_steps: int, top_k: int, lr: float, heldout: int, eval_articles: int,
+                             tune_steps: int, top_k: int, lr: float, gold_weight: float, heldout: int, eval_articles: int,
                              exclude_docs: tuple[str, ...], seed: int, force: bool) -> None:
     """Cut Qwen2.5-1.5B's first layers and train a base/tuned pair on BBC News text for proxy-tune.
 
@@ -55,7 +57,7 @@ def train_proxy_pair_command(out: str | None, layers: int, train_layers: int, se
     target.mkdir(parents=True, exist_ok=True)
     mark_output(target, "proxy-pair")
     record = make_proxy_pair(target, layers=layers, train_layers=train_layers, seq_len=seq_len,
-                             distill_steps=distill_steps, tune_steps=tune_steps, top_k=top_k, lr=lr, heldout=heldout,
+                             distill_steps=distill_steps, tune_steps=tune_steps, top_k=top_k, lr=lr, gold_weight=gold_weight, heldout=heldout,
                              eval_articles=eval_articles, exclude_docs=excluded, seed=seed,
                              progress=lambda msg: click.echo(f"[{time.perf_counter() - start:6.0f} s] {msg}", err=True))
     shown = {k: v for k, v in record.items() if not k.endswith("_articles") and k != "trained_tensors"}
