@@ -353,6 +353,7 @@ TRAINED = (
     ("colbert-minilm", "artifact.metadata", None, "pilotfish train colbert --corpus bbc"),
     ("reader-minilm", "pilotfish_reader.json", "val_f1", "pilotfish train reader"),
     ("specialist-bbc-topic", "pilotfish_specialist.json", "val_accuracy", "pilotfish train specialist bbc-topic"),
+    ("qwen2.5-small-bbc", "pilotfish_proxy_pair.json", "heldout_ppl_tuned", "pilotfish train proxy-pair"),
     *((f"specialist-tabular-{d}", "pilotfish_specialist.json", "val_accuracy", f"pilotfish train specialist tabular:{d}")
       for d in ("iris", "wine", "breast_cancer")),
 )

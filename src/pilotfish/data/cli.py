@@ -1,4 +1,5 @@
-"""CLI commands of the data tools: ``synthesize``, ``curate``, ``distill``, ``weak-to-strong``.
+"""CLI commands of the data tools: ``synthesize``, ``curate``, ``distill``, ``weak-to-strong``,
+``train proxy-pair`` (:mod:`.proxy_cli`).
 
 Registered through the ``register_commands`` hook (entry point ``data-tools``), like a
 third-party plugin would add commands.
@@ -69,6 +70,12 @@ def _run_job(job: dict[str, Any], records: list[dict[str, Any]], engine: str, sh
 
 @hookimpl
 def register_commands(cli: Any) -> None:
+    train = cli.commands.get("train")
+    if train is not None and "proxy-pair" not in train.commands:
+        from .proxy_cli import train_proxy_pair_command
+
+        train.add_command(train_proxy_pair_command)
+
     @cli.group(name="synthesize")
     def synthesize() -> None:
         """Make training data with a model: from scratch, label-only, paraphrase, teacher questions; dedup."""

@@ -15,6 +15,7 @@ from pilotfish.core.errors import MissingDependencyError
 from .records import Record, make_record, provenance
 
 BBC_LABELS = ("business", "entertainment", "politics", "sports", "tech")
+COPY_PREFIX = 200
 
 
 def bbc_dir() -> Path:
@@ -75,3 +76,28 @@ def bbc_subset(per_class: int | None = 200, *, max_chars: int | None = 300, seed
         pool = [r for r in recs if r["label"] == lab]
         out += rng.sample(pool, min(per_class, len(pool)))
     return out
+
+
+def copy_groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Articles grouped with their copies: the same headline or the same first 200 characters (the
+    corpus has exact copies and re-published versions that differ further down), in corpus order."""
+    parent = list(range(len(records)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        for key in ("title:" + " ".join(str(rec.get("title", "")).lower().split()),
+                    "start:" + " ".join(rec["text"][:COPY_PREFIX].split())):
+            if key in seen:
+                parent[root(i)] = root(seen[key])
+            else:
+                seen[key] = i
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for i, rec in enumerate(records):
+        groups.setdefault(root(i), []).append(rec)
+    return list(groups.values())

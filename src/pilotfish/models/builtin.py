@@ -9,6 +9,8 @@
 - ``hf:<path, hub id or packaged id>``: a Hugging Face causal LM through transformers (training,
   truncated drafts); ``hf:smollm2-135m`` is the packaged SmolLM2 converted once to safetensors.
 - ``st:<path or hub id>``: any sentence-transformers embedder.
+- ``qwen2.5-small-bbc`` / ``qwen2.5-small-base``: the proxy-tuning pair cut from Qwen2.5-1.5B
+  (:mod:`.qwen_small`), once ``pilotfish train proxy-pair`` has made it.
 - ``truncate:<n>:<id>``: the first n decoder layers of a transformers causal LM (a same-tokenizer draft).
 - ``openai:<model>[@<base url>]``: any OpenAI-compatible endpoint.
 """
@@ -52,10 +54,28 @@ def _gguf_file(path: str) -> Any:
 
 def _hf(path: str) -> Any:
     from .hf import HFCausalLM, load_packaged
+    from .qwen_small import META, load_small
 
     if path in PACKAGED and PACKAGED[path].kind == "causal-lm" and path != "qwen2.5-1.5b":
         return load_packaged(path)
+    if os.path.isfile(os.path.join(path, META)):  # a small model pilotfish cut or trained
+        return load_small(path, model_id=f"hf:{path}")
     return HFCausalLM.from_pretrained(path)
+
+
+def _small_pair(role: str) -> Any:
+    def load() -> Any:
+        from .qwen_small import BASE_ID, TUNED_ID, load_small, pair_path
+
+        return load_small(pair_path(role), model_id=TUNED_ID if role == "tuned" else BASE_ID)
+
+    return load
+
+
+def _small_pair_trained() -> bool:
+    from .qwen_small import pair_dir
+
+    return (pair_dir() / "tuned" / "trained.safetensors").is_file()
 
 
 def _minilm() -> Any:
@@ -110,6 +130,11 @@ def register_models(register: Any) -> None:
                  available=_available(name), aliases=info.aliases,
                  details={"size_mb": round(info.size_bytes / 1e6), "quantization": info.quantization,
                           "context_window": info.context_window, "license": info.license})
+    register("qwen2.5-small-bbc", _small_pair("tuned"), available=_small_pair_trained,
+             description="Qwen2.5-1.5B's first layers trained on BBC News text: proxy-tune's tuned model "
+                         "(pilotfish train proxy-pair), transformers")
+    register("qwen2.5-small-base", _small_pair("base"), available=_small_pair_trained,
+             description="the same first layers trained to imitate Qwen2.5-1.5B on the same text: proxy-tune's base")
     register.scheme("gguf", _gguf_file, description="any GGUF file on llama.cpp: gguf:<path>")
     register.scheme("hf", _hf, description="a Hugging Face causal LM through transformers: hub id, local path or "
                                            "packaged id (hf:smollm2-135m)")

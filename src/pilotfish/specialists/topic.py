@@ -30,44 +30,18 @@ import numpy as np
 
 from pilotfish.core.errors import InputError, ModelError
 from pilotfish.data.classifier import TextClassifier, cached_embeddings
-from pilotfish.data.corpora import BBC_LABELS, bbc_records, split
+from pilotfish.data.corpora import BBC_LABELS, bbc_records, copy_groups, split
 
 from .base import SCORE_KEY, Prediction, Specialist, default_path, read_meta, write_meta
 
 NAME = "bbc-topic"
 FRACTIONS = (0.7, 0.15, 0.15)
 MAX_CHARS = 600
-COPY_PREFIX = 200
 SPLIT_VERSION = 2
 """Recorded with a trained specialist; 2 = copies found by headline and opening (1 = exact copies only)."""
 PUNCTUATION = ".,;:!?()[]\"'`"
 MAX_SENTENCES = 8
 """Sentences of an input scored for the explanation (the first ones; an article's lead carries its topic)."""
-
-
-def copy_groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Articles grouped with their copies: the same headline or the same first 200 characters (the
-    corpus has exact copies and re-published versions that differ further down), in corpus order."""
-    parent = list(range(len(records)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    seen: dict[str, int] = {}
-    for i, rec in enumerate(records):
-        for key in ("title:" + " ".join(str(rec.get("title", "")).lower().split()),
-                    "start:" + " ".join(rec["text"][:COPY_PREFIX].split())):
-            if key in seen:
-                parent[root(i)] = root(seen[key])
-            else:
-                seen[key] = i
-    groups: dict[int, list[dict[str, Any]]] = {}
-    for i, rec in enumerate(records):
-        groups.setdefault(root(i), []).append(rec)
-    return list(groups.values())
 
 
 def bbc_topic_split(exclude_docs: Iterable[str] = (), *, seed: int = 0, max_chars: int | None = MAX_CHARS,
