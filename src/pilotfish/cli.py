@@ -180,6 +180,8 @@ def _ask(question: str, config_path: str | None, model: str | None, plugins: tup
     if not question.strip():
         raise click.UsageError("the question is empty")
     pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
+    if os.environ.get("PILOTFISH_PRELOAD", "1") != "0":
+        pilot.preload()  # the model loads while the question is retrieved
     answer = pilot.run(question, max_tokens=max_tokens, temperature=temperature, system=system)
     print_answer(answer, as_json)
     if trace:
