@@ -235,6 +235,8 @@ def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], c
         if "rewrite" in installed_plugins():  # R@3 on follow-ups 0.80 -> 0.90 (docs/prompts.md)
             plugins = (*plugins, "rewrite")
     pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
+    if os.environ.get("PILOTFISH_PRELOAD", "1") != "0":
+        pilot.preload()  # the model loads while the user types
     rewrites = pilot.pm.has_plugin("rewrite")
     history: list[dict[str, str]] = []
     interactive = sys.stdin.isatty()
