@@ -161,7 +161,8 @@ def _ask_options(f: Any) -> Any:
 def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
                       index: str | None, verify: bool | None) -> Any:
     """The Pilot of ``ask``, ``chat`` and ``serve``: ``--corpus`` builds (once) and opens its index and, unless
-    ``--no-verify``, checks the answer claim by claim (``entailment``)."""
+    ``--no-verify``, checks the answer claim by claim (``entailment``); its model starts loading at once
+    (``PILOTFISH_PRELOAD=0``: on first use)."""
     if corpus is not None:
         if index is not None:
             raise click.UsageError("give --corpus or --index, not both")
@@ -171,7 +172,10 @@ def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple
     extra = list(plugins)
     if (verify or (verify is None and corpus is not None)) and "entailment" not in extra:
         extra.append("entailment")
-    return build_pilot(config_path, model, tuple(extra), index=index)
+    pilot = build_pilot(config_path, model, tuple(extra), index=index)
+    if os.environ.get("PILOTFISH_PRELOAD", "1") != "0":
+        pilot.preload()  # the large model loads (~1 s) while the first question is retrieved
+    return pilot
 
 
 def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
@@ -180,8 +184,6 @@ def _ask(question: str, config_path: str | None, model: str | None, plugins: tup
     if not question.strip():
         raise click.UsageError("the question is empty")
     pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
-    if os.environ.get("PILOTFISH_PRELOAD", "1") != "0":
-        pilot.preload()  # the model loads while the question is retrieved
     answer = pilot.run(question, max_tokens=max_tokens, temperature=temperature, system=system)
     print_answer(answer, as_json)
     if trace:
@@ -235,8 +237,6 @@ def chat(config_path: str | None, model: str | None, plugins: tuple[str, ...], c
         if "rewrite" in installed_plugins():  # R@3 on follow-ups 0.80 -> 0.90 (docs/prompts.md)
             plugins = (*plugins, "rewrite")
     pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
-    if os.environ.get("PILOTFISH_PRELOAD", "1") != "0":
-        pilot.preload()  # the model loads while the user types
     rewrites = pilot.pm.has_plugin("rewrite")
     history: list[dict[str, str]] = []
     interactive = sys.stdin.isatty()

@@ -186,22 +186,19 @@ class Pilot:
         return get_model(self.model if model is None else model)
 
     def preload(self) -> threading.Thread | None:
-        """Start loading the default model in a background thread (a daemon), so that it is ready when the
-        first answer is generated; ``None`` when it is a model object already. A failed load is not
-        reported here: the first real use raises it. The CLI's ``ask`` and ``chat`` call this before
-        retrieving, where loading Qwen (mmap, KV cache) overlaps the query encoder and the index."""
+        """Load the default model in a background (daemon) thread, e.g. while the question is retrieved;
+        ``None`` when it is a model object. A failed load is raised where the model is first used."""
         if not isinstance(self.model, str):
             return None
-
-        def load() -> None:
-            try:
-                self.get_model()
-            except Exception:  # noqa: BLE001  (raised again, with its message, where the model is used)
-                pass
-
-        thread = threading.Thread(target=load, name="pilotfish-preload", daemon=True)
+        thread = threading.Thread(target=self._preload, name="pilotfish-preload", daemon=True)
         thread.start()
         return thread
+
+    def _preload(self) -> None:
+        try:
+            self.get_model()
+        except Exception:  # noqa: BLE001  (raised again, with its message, where the model is used)
+            pass
 
     def shared(self, key: str, factory: Any) -> Any:
         """A per-pilot cache for heavy objects plugins build once (indexes, tokenised corpora)."""
