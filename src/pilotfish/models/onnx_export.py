@@ -178,7 +178,7 @@ def export(source: Path, folder: Path) -> dict[str, Any]:
     max_length = int(st.max_seq_length or 256)
     hf = st[0].auto_model.eval()
 
-    class Pooled(torch.nn.Module):
+    class Pooled(torch.nn.Module):  # type: ignore[name-defined,misc]
         def __init__(self, model: Any):
             super().__init__()
             self.model = model
