@@ -166,7 +166,8 @@ def _ask_options(f: Any) -> Any:
 def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
                       index: str | None, verify: bool | None) -> Any:
     """The Pilot of ``ask``, ``chat`` and ``serve``: ``--corpus`` builds (once) and opens its index and, unless
-    ``--no-verify``, checks the answer claim by claim (``entailment``)."""
+    ``--no-verify``, checks the answer claim by claim (``entailment``); its model starts loading at once
+    (``PILOTFISH_PRELOAD=0``: on first use)."""
     if corpus is not None:
         if index is not None:
             raise click.UsageError("give --corpus or --index, not both")
@@ -176,7 +177,10 @@ def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple
     extra = list(plugins)
     if (verify or (verify is None and corpus is not None)) and "entailment" not in extra:
         extra.append("entailment")
-    return build_pilot(config_path, model, tuple(extra), index=index)
+    pilot = build_pilot(config_path, model, tuple(extra), index=index)
+    if os.environ.get("PILOTFISH_PRELOAD", "1") != "0":
+        pilot.preload()  # the large model loads (~1 s) while the first question is retrieved
+    return pilot
 
 
 def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,

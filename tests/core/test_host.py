@@ -355,3 +355,20 @@ def test_a_system_message_in_the_conversation_reaches_the_model():
     assert sent[0] == {"role": "system", "content": "Sources: [1] Acme employs 50,000 people."}
     pilot.run([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], system="be brief")
     assert model.calls[-1][0]["content"] == "be brief"  # given twice, said once
+
+
+def test_preload_loads_the_default_model_in_the_background_and_defers_its_errors() -> None:
+    from pilotfish.core.models import loaded_models
+
+    pilot = pilotfish.Pilot(model="fake", use_entrypoints=False)
+    thread = pilot.preload()
+    assert thread is not None and thread.daemon
+    thread.join(30)
+    assert "fake" in loaded_models()
+    assert pilotfish.Pilot(model=pilotfish.FakeModel(), use_entrypoints=False).preload() is None  # already an object
+    broken = pilotfish.Pilot(model="no-such-model", use_entrypoints=False)
+    t = broken.preload()
+    assert t is not None
+    t.join(30)  # the failure is not raised in the thread...
+    with pytest.raises(pilotfish.ModelNotFoundError):  # ...but where the model is used
+        broken.run("hello")

@@ -37,7 +37,7 @@ def test_index_is_incremental(cli, work_corpus: Path, tmp_path: Path) -> None:  
     r = runner.invoke(cli, ["index", str(work_corpus), "--out", str(out), "-r", "bm25,dense", "-q"])
     assert r.exit_code == 0, r.output
     m1 = json.loads((out / "index.json").read_text())
-    assert m1["retrievers"] == ["bm25", "dense"] and m1["settings"]["dense"]["model"] == "minilm"
+    assert m1["retrievers"] == ["bm25", "dense"] and m1["settings"]["dense"]["model"] == "minilm-int8"
     assert m1["settings"]["dense"]["hnsw"]["ef_search"] == 200 and m1["chunking"]["max_words"] == 100
     # change one file, delete one, add one
     (work_corpus / "tech" / "001.txt").write_text("Robots win the cup\n\nA team of robots won the football cup on Sunday.\n")

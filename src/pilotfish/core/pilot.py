@@ -185,6 +185,21 @@ class Pilot:
         """The shared model for an id (the default model when ``None``)."""
         return get_model(self.model if model is None else model)
 
+    def preload(self) -> threading.Thread | None:
+        """Load the default model in a background (daemon) thread, e.g. while the question is retrieved;
+        ``None`` when it is a model object. A failed load is raised where the model is first used."""
+        if not isinstance(self.model, str):
+            return None
+        thread = threading.Thread(target=self._preload, name="pilotfish-preload", daemon=True)
+        thread.start()
+        return thread
+
+    def _preload(self) -> None:
+        try:
+            self.get_model()
+        except Exception:  # noqa: BLE001  (raised again, with its message, where the model is used)
+            pass
+
     def shared(self, key: str, factory: Any) -> Any:
         """A per-pilot cache for heavy objects plugins build once (indexes, tokenised corpora)."""
         with self._cache_lock:

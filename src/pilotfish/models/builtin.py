@@ -3,7 +3,9 @@
 - ``qwen2.5-1.5b`` (``qwen``): Qwen2.5-Coder-1.5B-Instruct, the large model and the default, on llama.cpp.
 - ``smollm2-135m`` (``smollm2``): SmolLM2-135M-Instruct on llama.cpp.
 - ``gemma3-270m`` (``gemma3``): Gemma 3 270M base on llama.cpp.
-- ``minilm``: all-MiniLM-L6-v2 sentence embedder.
+- ``minilm``: all-MiniLM-L6-v2 sentence embedder (sentence-transformers on torch).
+- ``minilm-onnx`` / ``minilm-int8``: the same model on ONNX Runtime, fp32 (same vectors as ``minilm``) and
+  int8 (the dense index's default encoder); exported once into the cache (:mod:`pilotfish.models.onnx`).
 - ``fake``: deterministic echo model (tests; no weights).
 - ``gguf:<path>``: any GGUF file on llama.cpp.
 - ``hf:<path, hub id or packaged id>``: a Hugging Face causal LM through transformers (training,
@@ -85,6 +87,21 @@ def _minilm() -> Any:
     return SentenceEmbedder(str(minilm_path()), model_id="minilm")
 
 
+def _minilm_onnx(model_id: str) -> Any:
+    def load() -> Any:
+        from .onnx import load_minilm_onnx
+
+        return load_minilm_onnx(model_id)
+
+    return load
+
+
+def _minilm_onnx_available() -> bool:
+    from .onnx import minilm_onnx_available
+
+    return minilm_onnx_available()
+
+
 def _st(path: str) -> Any:
     from .hf import SentenceEmbedder
 
@@ -135,6 +152,13 @@ def register_models(register: Any) -> None:
                          "(pilotfish train proxy-pair), transformers")
     register("qwen2.5-small-base", _small_pair("base"), available=_small_pair_trained,
              description="the same first layers trained to imitate Qwen2.5-1.5B on the same text: proxy-tune's base")
+    register("minilm-onnx", _minilm_onnx("minilm-onnx"), kind="embedder", available=_minilm_onnx_available,
+             description="all-MiniLM-L6-v2 on ONNX Runtime, fp32: minilm's vectors without torch (exported once)",
+             details={"size_mb": 90, "quantization": "fp32", "context_window": 256, "license": "Apache-2.0"})
+    register("minilm-int8", _minilm_onnx("minilm-int8"), kind="embedder", available=_minilm_onnx_available,
+             description="all-MiniLM-L6-v2 on ONNX Runtime, int8 weights: the dense index's encoder (exported once)",
+             details={"size_mb": 23, "quantization": "int8 (dynamic, per channel)", "context_window": 256,
+                      "license": "Apache-2.0"})
     register.scheme("gguf", _gguf_file, description="any GGUF file on llama.cpp: gguf:<path>")
     register.scheme("hf", _hf, description="a Hugging Face causal LM through transformers: hub id, local path or "
                                            "packaged id (hf:smollm2-135m)")

@@ -241,9 +241,15 @@ def _build_index(
     builders = {name: _builder(name) for name in retrievers}
     prev_retrievers = (previous or {}).get("retrievers", [])
     shared: dict[str, Any] = {}
-    if "dense" in retrievers and "colbert" in retrievers and \
-            (options.get("dense", {}).get("model") or "minilm") == "minilm":
-        shared["sentence_vectors:minilm"] = {}  # colbert (built first) fills it when its model is MiniLM's
+    if "dense" in retrievers and "colbert" in retrievers:
+        from .dense import build_model
+
+        dense = dict(options.get("dense", {}))
+        if not dense.get("model") and options.get("colbert", {}).get("model") == "minilm-untrained":
+            # the colbert pass yields torch MiniLM's sentence vectors for free: cheaper than an int8 pass
+            options = {**options, "dense": {**dense, "model": "minilm"}}
+        if build_model(options.get("dense", {})) == "minilm":
+            shared["sentence_vectors:minilm"] = {}  # colbert (built first) fills it when its model is MiniLM's
     for name in sorted(retrievers, key=lambda r: r != "colbert"):
         t0 = time.perf_counter()
         prev_part = out / previous["generation"] / name if previous and name in prev_retrievers else None
