@@ -1,7 +1,7 @@
 """Domain guides for the large model, side by side: proxy-tuning (white-box) and knowledge cards (black-box).
 
     python benchmarks/domain.py --part proxy [--articles 20] [--tokens 256] [--alphas 0.25,0.5,1.0] [--generation-only]
-    python benchmarks/domain.py --part knowledge     # not built yet (issue 15, item 5)
+    python benchmarks/domain.py --part knowledge     # = benchmarks/domain_knowledge.py --guides reader
     python benchmarks/domain.py --part all
 
 ``--part proxy``: perplexity on held-out BBC News text of the small base, the small tuned model, the large
@@ -118,7 +118,12 @@ def generation_example(args: argparse.Namespace, title: str) -> dict:
 
 
 def part_knowledge(args: argparse.Namespace) -> dict:
-    raise NotImplementedError("--part knowledge: not built yet (the knowledge-card plugin, issue 15 item 5)")
+    """QA accuracy of the large model with and without a knowledge card: benchmarks/domain_knowledge.py
+    (its options: run that script directly to pass them)."""
+    import domain_knowledge
+
+    domain_knowledge.main(["--guides", "reader"])
+    return {}
 
 
 PARTS = {"proxy": part_proxy, "knowledge": part_knowledge}

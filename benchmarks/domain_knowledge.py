@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--large", default="qwen2.5-1.5b")
     ap.add_argument("--guides", default="reader,smollm2-135m", help="comma-separated small domain models")
     ap.add_argument("--k", type=int, default=3, help="passages the domain model reads")
-    ap.add_argument("--min-confidence", type=float, default=0.3)
+    ap.add_argument("--min-confidence", type=float, default=0.1)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-rag", action="store_true", help="skip the full-RAG reference row")
