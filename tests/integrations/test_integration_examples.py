@@ -4,6 +4,7 @@ test_llamaindex.py's query engine test, and the suite has a time budget)."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -122,4 +123,7 @@ def test_rag_chatbot_answers_dev_questions_with_citations(gold_questions, gold_c
     for row in gold_questions:
         (answer,) = rag_chatbot.main(["--corpus", gold_corpus, "--ask", row["question"]])
         assert _gold_in(row["answer"], answer.text), (row["answer"], answer.text)
-        assert "[1]" in answer.text and answer.documents[0].doc_id == row["doc_id"]
+        cited = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+        # a valid citation: a cited passage comes from the gold article (its rank depends on the encoder)
+        assert any(1 <= n <= len(answer.documents) and answer.documents[n - 1].doc_id == row["doc_id"]
+                   for n in cited), (answer.text, [d.doc_id for d in answer.documents])
