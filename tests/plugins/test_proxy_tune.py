@@ -11,6 +11,7 @@ import pytest
 
 import pilotfish
 from pilotfish import Pilot
+from pilotfish.core.hookspecs import hookimpl
 from pilotfish.plugins.proxy_tune import ProxyTune
 
 pytestmark = pytest.mark.real
@@ -49,12 +50,23 @@ def test_the_tuned_model_learned_its_training_text(pair):
     assert record["loss_tuned_first_last"][1] < record["loss_tuned_first_last"][0]
 
 
+class IdentityProcessor:
+    """A logits processor that changes nothing (the engine's processor path, without a change)."""
+
+    @hookimpl
+    def logits_processors(self, request, model, pilot):
+        return [lambda input_ids, scores: scores]
+
+
 def test_proxy_tuned_greedy_differs_from_plain_and_alpha_zero_is_plain(pair, qwen):
     out, _ = pair
     ids = {"tuned": f"hf:{out}/tuned", "base": f"hf:{out}/base"}
     plain = Pilot(model="qwen2.5-1.5b").run(PROMPT, max_tokens=8).text
+    # the engine's processor path (scores as a tensor, sampled by pilotfish) may break a near-tie of the native
+    # path differently, so alpha = 0 is compared with an identity processor on that same path
+    same_path = Pilot(model="qwen2.5-1.5b", plugins=[IdentityProcessor()]).run(PROMPT, max_tokens=8).text
     zero = Pilot(model="qwen2.5-1.5b", plugins=[ProxyTune(alpha=0.0, **ids)]).run(PROMPT, max_tokens=8)
-    assert zero.text == plain
+    assert zero.text == same_path
     assert ("logits_processors", "proxy-tune") in {(e.hook, e.plugin) for e in zero.trace}
     steered = Pilot(model="qwen2.5-1.5b", plugins=[ProxyTune(alpha=1.0, **ids)]).run(PROMPT, max_tokens=8)
     assert steered.text != plain, steered.text
