@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +66,15 @@ def run_cli():
         return res.exit_code, res.stdout, res.stderr
 
     return run
+
+
+@pytest.fixture(scope="session")
+def dev_doc_ids() -> set[str]:
+    """The dev sets' articles (kept out of every training split), where the dev sets are present."""
+    from pilotfish.data.records import read_doc_ids
+
+    ids: set[str] = set()
+    for name in ("bbc-qa-dev.jsonl", "bbc-claims-dev.jsonl"):
+        if (DEV / name).is_file():
+            ids |= read_doc_ids(DEV / name)
+    return ids

@@ -12,7 +12,6 @@ import pytest
 from pilotfish.core.hookspecs import hookimpl
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT / ".." / "shared" / "data"
 TEACHER = ROOT / "datasets" / "teacher-questions" / "state"
 
 
@@ -25,17 +24,6 @@ class Passages:
     @hookimpl
     def retrieve(self, request, k):
         return list(self.docs)
-
-
-@pytest.fixture(scope="module")
-def dev_doc_ids() -> set[str]:
-    from pilotfish.data.records import read_doc_ids
-
-    ids: set[str] = set()
-    for name in ("bbc-qa-dev.jsonl", "bbc-claims-dev.jsonl"):
-        if (DEV / name).is_file():
-            ids |= read_doc_ids(DEV / name)
-    return ids
 
 
 @pytest.fixture(scope="module")

@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT / ".." / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def dev_doc_ids() -> set[str]:
-    """The dev sets' articles (kept out of every training split), where the dev sets are present."""
-    from pilotfish.data.records import read_doc_ids
-
-    ids: set[str] = set()
-    for name in ("bbc-qa-dev.jsonl", "bbc-claims-dev.jsonl"):
-        if (DEV / name).is_file():
-            ids |= read_doc_ids(DEV / name)
-    return ids
 
 
 @pytest.fixture(scope="session")
