@@ -170,6 +170,10 @@ def _count(xs: Sequence[QAExample]) -> dict[str, int]:
     return out
 
 
+def _mean(xs: list[float]) -> float:
+    return round(sum(xs) / max(1, len(xs)), 4)
+
+
 def train_reader(out: str | Path, *, data: Sequence[str | Path] = (), cloze: int = 3000, epochs: float = 2.0,
                  batch_size: int = 16, lr: float = 1e-4, seed: int = 0, val_share: float = 0.1,
                  exclude_docs: Sequence[str] = (), max_minutes: float | None = None,
@@ -230,6 +234,7 @@ def train_reader(out: str | Path, *, data: Sequence[str | Path] = (), cloze: int
                 progress(stopped)
                 break
     model.eval()
+    window = max(1, min(20, len(losses) // 4))  # first and last quarter (at most 20 steps): never overlapping
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
@@ -238,8 +243,8 @@ def train_reader(out: str | Path, *, data: Sequence[str | Path] = (), cloze: int
                             "train_examples": len(feats), "steps": step, "planned_steps": total, "epochs": epochs,
                             "batch_size": batch_size, "lr": lr, "seed": seed, "cloze": cloze,
                             "data": [str(d) for d in data], "excluded_docs": len(set(exclude_docs)),
-                            "loss_first": round(sum(losses[:5]) / max(1, len(losses[:5])), 4),
-                            "loss_last": round(sum(losses[-20:]) / max(1, len(losses[-20:])), 4),
+                            "loss_first": _mean(losses[:window]), "loss_last": _mean(losses[-window:]),
+                            "loss_window": window,
                             "stopped_early": stopped, **stats}
     (out / META_FILE).write_text(json.dumps(meta), encoding="utf-8")  # unscored yet: the loader needs it
     reader = ExtractiveReader(out)
