@@ -1,13 +1,15 @@
 """Prompt compression against the uncompressed prompt and two same-budget baselines, side by side.
 
-    python benchmarks/compress.py [--limit 20] [--ratios 2,3,5] [--fine] [--png docs/compress.png]
+    python benchmarks/compress.py [--limit 20] [--ratios 2,3,5] [--fine] [--guide reader] [--png docs/compress.png]
 
 On the dev QA set (``../shared/data/bbc-qa-dev.jsonl``, answerable questions), with the passages the
 README's RAG config retrieves from the BBC index (top 5, bm25 + dense), Qwen2.5-1.5B answers greedily
 (``--max-tokens``, default 48) from:
 
 - the whole passages (1x);
-- ``compress`` at each ratio (coarse: MiniLM sentence ranking; ``--fine`` adds SmolLM2's token step);
+- ``compress`` at each ratio (coarse: MiniLM sentence ranking; ``--fine`` adds SmolLM2's token step;
+  ``--guide reader`` adds rows where the span reader's two best sentences, each with the one before it,
+  are kept first, at ``--guided-ratios``);
 - at the budget of ``--baseline-ratio`` (3x): random whole sentences (seeded), and the passages truncated in
   rank order.
 
@@ -83,6 +85,9 @@ def main() -> None:
     ap.add_argument("--ratios", default="2,3,5")
     ap.add_argument("--baseline-ratio", type=float, default=3.0, help="the budget of the two baselines")
     ap.add_argument("--fine", action="store_true", help="also rows with SmolLM2's token-level step")
+    ap.add_argument("--guide", default="", help="also rows guided by this span reader (e.g. reader)")
+    ap.add_argument("--guided-ratios", default="", help="ratios of the guided rows (default: --ratios)")
+    ap.add_argument("--no-plain", action="store_true", help="no unguided compress rows")
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--png", default=None)
     ap.add_argument("--json", default=None, help="write the rows as JSON here")
@@ -94,9 +99,12 @@ def main() -> None:
     index = str(corpus_index("bbc"))
     setups: dict[str, Any] = {"1x (none)": ()}
     for r in ratios:
-        setups[f"compress {r:g}x"] = (Compress(ratio=r),)
+        if not args.no_plain:
+            setups[f"compress {r:g}x"] = (Compress(ratio=r),)
         if args.fine:
             setups[f"compress {r:g}x +fine"] = (Compress(ratio=r, fine="smollm2-135m"),)
+    for r in [float(x) for x in (args.guided_ratios or args.ratios).split(",")] if args.guide else []:
+        setups[f"compress {r:g}x +{args.guide}"] = (Compress(ratio=r, guide=args.guide, previous=1),)
     setups[f"random sentences {mid:g}x"] = (SameBudget("random", mid),)
     setups[f"truncate {mid:g}x"] = (SameBudget("truncate", mid),)
     pilots = {name: build_pilot(None, None, (), index=index) for name in setups}
@@ -122,9 +130,8 @@ def main() -> None:
             s["ttft"].append((first[0] if first else time.perf_counter()) - start)
             s["total"].append(total)
         loads.append(load())
-        print(f"[{qi}/{len(rows)}] load {loads[-1]:.2f} " + "  ".join(
-            f"{n.split()[0][:4]}{n.split()[1] if len(n.split()) > 1 else ''}:{int(stats[n]['acc'][-1])}" for n in setups),
-            flush=True)
+        print(f"[{qi}/{len(rows)}] load {loads[-1]:.2f} " + " | ".join(
+            f"{n}: {int(stats[n]['acc'][-1])}" for n in setups), flush=True)
     base = stats["1x (none)"]
     print(f"\n{len(rows)} answerable dev questions, Qwen2.5-1.5B greedy, {args.max_tokens} new tokens max; "
           f"load average {min(loads):.2f}-{max(loads):.2f}\n")

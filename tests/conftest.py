@@ -78,3 +78,16 @@ def dev_doc_ids() -> set[str]:
         if (DEV / name).is_file():
             ids |= read_doc_ids(DEV / name)
     return ids
+
+
+@pytest.fixture(scope="session")
+def small_reader(tmp_path_factory: pytest.TempPathFactory, dev_doc_ids: set[str]):
+    """A reader trained here for 24 steps on teacher questions, negatives and cloze questions (the reader's
+    tests and the compressor's guide share it): ``(folder, metadata)``."""
+    from pilotfish.readers.train import train_reader
+
+    teacher = Path(__file__).resolve().parents[1] / "datasets" / "teacher-questions" / "state"
+    out = tmp_path_factory.mktemp("reader")
+    meta = train_reader(out, data=[teacher], cloze=300, epochs=1, limit=384, exclude_docs=sorted(dev_doc_ids),
+                        progress=lambda m: None)
+    return out, meta

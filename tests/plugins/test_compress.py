@@ -100,6 +100,39 @@ def test_fine_step_drops_predictable_words_keeps_names(smollm2, minilm):
     assert len(kept.split()) < len(" ".join(d.text for d in PASSAGES).split()) / 3
 
 
+def _guide_order(reader, docs):
+    """The sentences of ``docs`` as ``(passage, text)``, best first by the reader's range scores."""
+    from pilotfish.retrievers.documents import split_sentences
+
+    sents = [[(s, e) for s, e in split_sentences(d.text)] for d in docs]
+    shown = [f"{d.title}: {d.text}" for d in docs]
+    shifts = [len(d.title) + 2 for d in docs]
+    scores = reader.range_scores(QUESTION, shown, [[(s + k, e + k) for s, e in ss] for ss, k in zip(sents, shifts)])
+    flat = [(sc, p, d.text[s:e]) for p, (d, ss, scs) in enumerate(zip(docs, sents, scores))
+            for (s, e), sc in zip(ss, scs)]
+    return [(p, t) for _, p, t in sorted(flat, key=lambda x: -x[0])], [(p, d.text[s:e]) for p, (d, ss) in
+                                                                       enumerate(zip(docs, sents)) for s, e in ss]
+
+
+@pytest.mark.real
+def test_the_reader_guide_keeps_its_best_sentence_then_the_one_before(small_reader, smollm2, minilm):
+    out, _ = small_reader
+    guide = f"reader:{out}"
+    pilot = Pilot(model=smollm2, use_entrypoints=False)
+    best, in_order = _guide_order(pilot.get_model(guide), PASSAGES)
+    request = pilotfish.Request(question=QUESTION)
+    # a budget of 1 token keeps min_sentences (1): the guide's best, whatever MiniLM ranks first
+    kept = Compress(budget=1, guide=guide).compress(request, PASSAGES, pilot)
+    assert [(p, d.text) for p, d in enumerate(kept) if d.text] == [best[0]]
+    # with previous = 1 and two sentences, the one before it in its passage comes along (when it has one)
+    kept = Compress(budget=1, guide=guide, previous=1, min_sentences=2).compress(request, PASSAGES, pilot)
+    k = in_order.index(best[0])
+    partner = in_order[k - 1] if k > 0 and in_order[k - 1][0] == best[0][0] else best[1]
+    texts = [d.text for d in kept if d.text]
+    want = sorted([best[0], partner], key=in_order.index)
+    assert texts == ([f"{want[0][1]} {want[1][1]}"] if want[0][0] == want[1][0] else [want[0][1], want[1][1]])
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
@@ -107,6 +140,8 @@ def test_fine_step_drops_predictable_words_keeps_names(smollm2, minilm):
         ({"ratio": 0.5}, "ratio"),
         ({"coarse": "", "fine": ""}, "set coarse"),
         ({"rati": 2}, "rati"),
+        ({"coarse": "", "fine": "smollm2-135m", "guide": "reader"}, "set coarse too"),
+        ({"previous": 1}, "set guide"),
     ],
 )
 def test_bad_options_are_clear(options, message):
@@ -119,5 +154,7 @@ def test_a_model_of_the_wrong_kind_is_a_clear_error(smollm2):
     pilot = Pilot(model=smollm2, use_entrypoints=False)
     with pytest.raises(pilotfish.ConfigError, match="not an embedder"):
         Compress(coarse="smollm2-135m").compress(pilotfish.Request(question=QUESTION), PASSAGES, pilot)
+    with pytest.raises(pilotfish.ConfigError, match="not a span reader"):
+        Compress(ratio=4.0, guide="minilm").compress(pilotfish.Request(question=QUESTION), PASSAGES, pilot)
     with pytest.raises(pilotfish.PilotfishError, match="question is empty"):
         Compress().compress(pilotfish.Request(question=" "), PASSAGES, pilot)

@@ -26,17 +26,6 @@ class Passages:
         return list(self.docs)
 
 
-@pytest.fixture(scope="module")
-def small_reader(tmp_path_factory: pytest.TempPathFactory, dev_doc_ids: set[str]):
-    """A reader trained here for 24 steps on teacher questions, negatives and cloze questions."""
-    from pilotfish.readers.train import train_reader
-
-    out = tmp_path_factory.mktemp("reader")
-    meta = train_reader(out, data=[TEACHER], cloze=300, epochs=1, limit=384, exclude_docs=sorted(dev_doc_ids),
-                        progress=lambda m: None)
-    return out, meta
-
-
 def test_answers_are_located_in_their_passage() -> None:
     from pilotfish.readers.examples import locate_answer
 
@@ -154,3 +143,28 @@ def test_train_reader_command_rejects_bad_data(run_cli, tmp_path: Path) -> None:
     assert code == 1 and "q.jsonl: line 2 is not valid JSON" in err
     code, _, err = run_cli("train", "reader", "--data", tmp_path / "missing.jsonl")
     assert code == 2 and "does not exist" in err
+
+
+def test_range_scores_point_where_the_best_span_is(small_reader) -> None:
+    """A range over the whole passage scores the passage's best span (its margin over no-answer); a range
+    the tokenizer cut off and an empty passage score -inf; a list per passage is required."""
+    from pilotfish.core.errors import InputError
+    from pilotfish.readers.model import ExtractiveReader
+
+    out, _ = small_reader
+    reader = ExtractiveReader(out)
+    q = "Which company does Lakshmi Mittal run?"
+    text = ("Shares in the carmaker fell after the results. Lakshmi Mittal, who runs LNM Holdings, said the "
+            "merger would create the world's biggest steel maker.")
+    cut = text.index("Lakshmi")
+    far = "word " * 600
+    scores = reader.range_scores(q, [text, "", far], [[(0, len(text)), (0, cut - 1), (cut, len(text))],
+                                                     [(0, 0)], [(2900, 3000)]])
+    span = reader.spans(q, [text])[0]
+    assert math.isclose(scores[0][0], span.margin, abs_tol=1e-3)
+    # the best span lies in one of the two sentences, and that sentence scores as the whole passage does
+    inside = 1 if span.start < cut else 2
+    assert math.isclose(scores[0][inside], scores[0][0], abs_tol=1e-3) and scores[0][3 - inside] <= scores[0][0]
+    assert scores[1] == [-math.inf] and scores[2] == [-math.inf]
+    with pytest.raises(InputError, match="2 range lists for 1 passages"):
+        reader.range_scores(q, [text], [[(0, 5)], [(0, 5)]])

@@ -68,6 +68,12 @@ class Compress(Plugin):
         """With ``fine``, the coarse step keeps this many times the budget."""
         min_sentences: int = Field(1, ge=0)
         """Always keep at least this many of the best sentences, whatever the budget."""
+        guide: str = ""
+        """A span reader (e.g. ``"reader"``): the sentences it points the answer into are kept first."""
+        guide_top: int = Field(2, ge=1)
+        """With ``guide``, how many of its best sentences are kept first."""
+        previous: int = Field(0, ge=0)
+        """Also keep this many sentences before each of the guide's (a pronoun keeps its referent)."""
 
         @model_validator(mode="after")
         def _check(self) -> Compress.Options:
@@ -75,6 +81,10 @@ class Compress(Plugin):
                 raise ValueError(f"budget must be at least 1 token, got {self.budget}")
             if not self.coarse and not self.fine:
                 raise ValueError("set coarse (an embedder id) or fine (a white-box model id), or both")
+            if self.guide and not self.coarse:
+                raise ValueError("guide pins sentences for the coarse step: set coarse too (e.g. 'minilm')")
+            if self.previous and not self.guide:
+                raise ValueError("previous keeps the sentences before the guide's picks: set guide (e.g. 'reader')")
             return self
 
     # -- the hook -------------------------------------------------------------------------------------
@@ -109,23 +119,28 @@ class Compress(Plugin):
 
     # -- steps ----------------------------------------------------------------------------------------
 
-    def _coarse(self, question: str, documents: list[Document], sentences: list[tuple[int, str]],
+    def _coarse(self, question: str, documents: list[Document], sentences: list[tuple[int, str, int, int]],
                 target: float, count: Any, pilot: Any) -> set[int]:
         embedder = pilot.get_model(self.options.coarse)
         if not hasattr(embedder, "embed"):
             raise ConfigError(f"compress: coarse = {self.options.coarse!r} is not an embedder (give e.g. 'minilm')")
-        vecs = np.asarray(embedder.embed([question] + [s for _, s in sentences]))
+        vecs = np.asarray(embedder.embed([question] + [s[1] for s in sentences]))
         q, sents = vecs[0], vecs[1:]
         # a passage's vector: the mean of its sentences' (no second encoder pass over the whole passages)
-        owner = np.array([p for p, _ in sentences])
+        owner = np.array([s[0] for s in sentences])
         passages = np.stack([sents[owner == p].mean(axis=0) if (owner == p).any() else np.zeros_like(q)
                              for p in range(len(documents))])
         passages /= np.maximum(np.linalg.norm(passages, axis=1, keepdims=True), 1e-9)
         score = sents @ q + self.options.rank_weight * (passages @ q)[owner]
+        order = [int(i) for i in np.argsort(-score, kind="stable")]
+        if self.options.guide:
+            order = self._guided(question, documents, sentences, pilot) + order
         keep: set[int] = set()
         seen: set[str] = set()
         spent = 0
-        for i in np.argsort(-score, kind="stable"):
+        for i in order:
+            if i in keep:
+                continue
             text = sentences[i][1]
             key = " ".join(text.split())
             if key in seen:
@@ -137,6 +152,29 @@ class Compress(Plugin):
             seen.add(key)
             spent += cost
         return keep
+
+    def _guided(self, question: str, documents: list[Document], sentences: list[tuple[int, str, int, int]],
+                pilot: Any) -> list[int]:
+        """The guide's best sentences, best first, each followed by the ``previous`` sentences before it in its
+        passage (the prompt shows them in their original order)."""
+        guide = pilot.get_model(self.options.guide)
+        if not hasattr(guide, "range_scores"):
+            raise ConfigError(f"compress: guide = {self.options.guide!r} is not a span reader (give e.g. 'reader')")
+        contexts, ranges, index = [], [], []
+        for p, d in enumerate(documents):
+            shift = len(_shown_text(d)) - len(d.text)  # the reader reads "title: text", as in the prompt
+            mine = [(k, s) for k, s in enumerate(sentences) if s[0] == p]
+            contexts.append(_shown_text(d))
+            ranges.append([(a + shift, b + shift) for _, (_, _, a, b) in mine])
+            index.append([k for k, _ in mine])
+        scores = guide.range_scores(question, contexts, ranges)
+        ranked = sorted(((sc, k) for ks, scs in zip(index, scores, strict=True) for k, sc in zip(ks, scs, strict=True)
+                         if sc > -np.inf), key=lambda t: -t[0])
+        out: list[int] = []
+        for _, k in ranked[: self.options.guide_top]:
+            p = sentences[k][0]
+            out += [k] + [j for j in range(k - 1, k - 1 - self.options.previous, -1) if j >= 0 and sentences[j][0] == p]
+        return out
 
     def _fine(self, question: str, texts: list[str], target: int, count: Any, pilot: Any) -> list[str]:
         model = pilot.get_model(self.options.fine)
@@ -176,10 +214,11 @@ def _token_counter(model: Any) -> Any:
     return lambda text: int(len(_WORD.findall(text)) * 1.3 + 0.5)  # a black-box model: ~1.3 tokens a word
 
 
-def _sentences(documents: list[Document]) -> list[tuple[int, str]]:
+def _sentences(documents: list[Document]) -> list[tuple[int, str, int, int]]:
+    """``(passage, sentence, start, end)`` in passage order; start and end index the passage's text."""
     out = []
     for p, d in enumerate(documents):
-        out += [(p, d.text[s:e]) for s, e in split_sentences(d.text)]
+        out += [(p, d.text[s:e], s, e) for s, e in split_sentences(d.text)]
     return out
 
 

@@ -115,6 +115,47 @@ class ExtractiveReader:
             out[i] = self._best(start_lp[row], end_lp[row], ctx, offsets[row], contexts[i], i)
         return out
 
+    def range_scores(self, question: str, contexts: Sequence[str],
+                     ranges: Sequence[Sequence[tuple[int, int]]]) -> list[list[float]]:
+        """For each passage, and each ``(start, end)`` character range of it (its sentences, say), the
+        log-probability margin of the best answer span inside that range over the passage's no-answer:
+        how strongly the reader points into it. One forward pass; a range the tokenizer cut off (past
+        :data:`MAX_LENGTH` tokens) or an empty passage scores ``-inf``. The question-aware coarse step of
+        prompt compression uses it."""
+        import torch
+
+        if not question.strip():
+            raise InputError("the reader needs a non-empty question")
+        if len(ranges) != len(contexts):
+            raise InputError(f"range_scores: {len(ranges)} range lists for {len(contexts)} passages")
+        out = [[-math.inf] * len(r) for r in ranges]
+        keep = [i for i, c in enumerate(contexts) if c.strip() and ranges[i]]
+        if not keep:
+            return out
+        enc = self.encode([question] * len(keep), [contexts[i] for i in keep])
+        offsets = enc.pop("offset_mapping")
+        with torch.inference_mode():
+            logits = self.model(**enc)
+        start_lp = torch.log_softmax(logits.start_logits.float(), dim=-1)
+        end_lp = torch.log_softmax(logits.end_logits.float(), dim=-1)
+        n = start_lp.shape[1]
+        band = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(
+            torch.ones(n, n, dtype=torch.bool), diagonal=self.max_answer_tokens)
+        for row, i in enumerate(keep):
+            seq = enc.sequence_ids(row)
+            ctx = torch.tensor([s == 1 for s in seq])
+            null = float(start_lp[row, 0] + end_lp[row, 0])
+            first = offsets[row][:, 0]
+            last = offsets[row][:, 1]
+            scores = start_lp[row][:, None] + end_lp[row][None, :]
+            for k, (a, b) in enumerate(ranges[i]):
+                inside = ctx & (first >= a) & (last <= b) & (last > first)
+                if not bool(inside.any()):
+                    continue
+                pair = band & inside[:, None] & inside[None, :]
+                out[i][k] = float(scores.masked_fill(~pair, -1e9).max()) - null
+        return out
+
     def _best(self, start_lp: Any, end_lp: Any, ctx: Any, offsets: Any, context: str, index: int) -> Span | None:
         import torch
 
@@ -157,6 +198,11 @@ class Reader(LanguageModel):
     @property
     def meta(self) -> dict[str, Any]:
         return dict(self.reader.meta or {})
+
+    def range_scores(self, question: str, contexts: Sequence[str],
+                     ranges: Sequence[Sequence[tuple[int, int]]]) -> list[list[float]]:
+        """:meth:`ExtractiveReader.range_scores`: how strongly the reader points into each range."""
+        return self.reader.range_scores(question, contexts, ranges)
 
     def _generate(self, messages: list[Message], params: GenerationParams, *, on_token: Callable[[str], None] | None,
                   logits_processors: list[Any]) -> Generation:
