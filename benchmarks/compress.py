@@ -8,8 +8,8 @@ README's RAG config retrieves from the BBC index (top 5, bm25 + dense), Qwen2.5-
 
 - the whole passages (1x);
 - ``compress`` at each ratio (coarse: MiniLM sentence ranking; ``--fine`` adds SmolLM2's token step;
-  ``--guide reader`` adds rows where the span reader's two best sentences, each with the one before it,
-  are kept first, at ``--guided-ratios``);
+  ``--guide reader`` adds rows where the span reader's two best sentences (each with ``--previous``
+  sentences before it) are kept first, at ``--guided-ratios``);
 - at the budget of ``--baseline-ratio`` (3x): random whole sentences (seeded), and the passages truncated in
   rank order.
 
@@ -87,6 +87,7 @@ def main() -> None:
     ap.add_argument("--fine", action="store_true", help="also rows with SmolLM2's token-level step")
     ap.add_argument("--guide", default="", help="also rows guided by this span reader (e.g. reader)")
     ap.add_argument("--guided-ratios", default="", help="ratios of the guided rows (default: --ratios)")
+    ap.add_argument("--previous", type=int, default=0, help="guided rows: sentences kept before each pick")
     ap.add_argument("--no-plain", action="store_true", help="no unguided compress rows")
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--png", default=None)
@@ -104,7 +105,7 @@ def main() -> None:
         if args.fine:
             setups[f"compress {r:g}x +fine"] = (Compress(ratio=r, fine="smollm2-135m"),)
     for r in [float(x) for x in (args.guided_ratios or args.ratios).split(",")] if args.guide else []:
-        setups[f"compress {r:g}x +{args.guide}"] = (Compress(ratio=r, guide=args.guide, previous=1),)
+        setups[f"compress {r:g}x +{args.guide}"] = (Compress(ratio=r, guide=args.guide, previous=args.previous),)
     setups[f"random sentences {mid:g}x"] = (SameBudget("random", mid),)
     setups[f"truncate {mid:g}x"] = (SameBudget("truncate", mid),)
     pilots = {name: build_pilot(None, None, (), index=index) for name in setups}
@@ -159,7 +160,7 @@ def main() -> None:
             ax[0].scatter(row["tokens"], row["acc"], label=row["prompt"])
             ax[1].scatter(row["total"], row["acc"], label=row["prompt"])
         ax[0].set_xlabel("mean prompt tokens")
-        ax[1].set_xlabel("seconds per question (load %.1f-%.1f)" % (min(loads), max(loads)))
+        ax[1].set_xlabel(f"seconds per question (load {min(loads):.1f}-{max(loads):.1f})")
         for a in ax:
             a.set_ylabel("accuracy (gold contained)")
             a.grid(alpha=0.3)

@@ -107,11 +107,11 @@ def _guide_order(reader, docs):
     sents = [[(s, e) for s, e in split_sentences(d.text)] for d in docs]
     shown = [f"{d.title}: {d.text}" for d in docs]
     shifts = [len(d.title) + 2 for d in docs]
-    scores = reader.range_scores(QUESTION, shown, [[(s + k, e + k) for s, e in ss] for ss, k in zip(sents, shifts)])
-    flat = [(sc, p, d.text[s:e]) for p, (d, ss, scs) in enumerate(zip(docs, sents, scores))
-            for (s, e), sc in zip(ss, scs)]
+    scores = reader.range_scores(QUESTION, shown, [[(s + k, e + k) for s, e in ss] for ss, k in zip(sents, shifts, strict=False)])
+    flat = [(sc, p, d.text[s:e]) for p, (d, ss, scs) in enumerate(zip(docs, sents, scores, strict=False))
+            for (s, e), sc in zip(ss, scs, strict=False)]
     return [(p, t) for _, p, t in sorted(flat, key=lambda x: -x[0])], [(p, d.text[s:e]) for p, (d, ss) in
-                                                                       enumerate(zip(docs, sents)) for s, e in ss]
+                                                                       enumerate(zip(docs, sents, strict=False)) for s, e in ss]
 
 
 @pytest.mark.real

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pilotfish import PilotfishError
+from pilotfish import PilotfishError, PilotfishWarning
 
 
 def _first_place_rate(model_dir: Path | None, groups: list[tuple[str, list[str]]]) -> float:
@@ -116,3 +116,30 @@ def test_train_reranker_cli_and_bad_input(corpus: Path, tmp_path: Path, monkeypa
     empty.mkdir()
     res = runner.invoke(cli, ["train", "reranker", "--corpus", str(empty), "--init", "minilm"])
     assert res.exit_code != 0 and "Traceback" not in res.output
+
+
+def test_teacher_questions_are_matched_to_their_passages(tmp_path: Path) -> None:
+    """The large model's questions (the committed teacher shards) join the groups with their own passage
+    first; dev-excluded articles stay out; questions about another corpus are a clear error."""
+    from pilotfish.core.errors import InputError
+    from pilotfish.data.teacher import read_teacher_records
+    from pilotfish.retrievers.documents import chunk_documents, load_directory
+    from pilotfish.retrievers.reranker_train import RerankerTrainConfig, make_groups, teacher_pairs
+
+    shard = Path(__file__).resolve().parents[2] / "datasets" / "teacher-questions" / "state" / "shard-00000.jsonl"
+    records = [r for r in read_teacher_records([shard]) if r["kind"] == "answerable"]
+    docs = {r["doc_id"] for r in records}
+    with pytest.warns(PilotfishWarning, match="undecodable"):  # the packaged corpus has one binary file
+        bbc = load_directory("bbc").documents
+    passages = chunk_documents([d for d in bbc if d.doc_id in docs])
+    pairs = teacher_pairs(passages, (str(shard),))
+    assert len(pairs) == len(records) > 5
+    assert all(p.id == r["passage_id"] and q == r["question"] for (q, p), r in zip(pairs, records, strict=True))
+    one = sorted(docs)[0]
+    assert all(p.doc_id != one for _, p in teacher_pairs(passages, (str(shard),), frozenset({one})))
+    groups = make_groups(passages, RerankerTrainConfig(queries=0, group=3, teacher=(str(shard),)), random.Random(0))
+    assert [q for q, _ in groups] == [q for q, _ in pairs]
+    assert all(texts[0] == p.index_text() and len(texts) == 3 for (_, texts), (_, p) in zip(groups, pairs, strict=True))
+    (tmp_path / "notes.txt").write_text("Our team meets on Mondays. The budget review is in March.")
+    with pytest.raises(InputError, match="names a passage of this corpus"):
+        teacher_pairs(chunk_documents(load_directory(tmp_path).documents), (str(shard),))

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError
 from pilotfish.core.models import get_model
 
-from .records import Record, derive, provenance
+from .records import Record, derive, iter_jsonl, provenance
 from .synthesis import SynthesisReport, SynthesisResult
 
 PROMPT_VERSION = "teacher-questions-v1"
@@ -188,3 +189,29 @@ def corpus_passages(corpus: str, *, exclude: Sequence[str] = (), sample: int | N
         passages = passages[:sample]
     prov = provenance("corpus", rule=f"passages of {corpus}, dev articles excluded", source=str(root))
     return [make_record(p.text, id=p.id, prov=prov, doc_id=p.doc_id, title=p.title) for p in passages]
+
+
+def read_teacher_records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Teacher question records from ``questions.jsonl`` files (one record a line) or the job's shard
+    files / state folders (``{"records": [...]}`` a line)."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            files += sorted(p.glob("shard-*.jsonl")) or sorted(p.glob("*.jsonl"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"teacher data {p} does not exist")
+    if not files:
+        raise InputError(f"no teacher question files in {', '.join(str(p) for p in paths)}")
+    out: list[dict[str, Any]] = []
+    for f in files:
+        for where, row in iter_jsonl(f, "teacher questions"):
+            rows = row.get("records") if "records" in row else [row]
+            for r in rows or []:
+                if not isinstance(r, dict) or not str(r.get("question", "")).strip() or "passage" not in r:
+                    raise InputError(f"{where}: a teacher record needs 'question' and 'passage' "
+                                     "(made by `pilotfish synthesize questions`)")
+                out.append(r)
+    return out

@@ -18,12 +18,9 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
-
-from pilotfish.core.errors import InputError
 
 _WORD = re.compile(r"\w+(?:[.,'’]\w+)*")
 _ARTICLES = {"a", "an", "the"}
@@ -87,34 +84,6 @@ def locate_answer(answer: str, text: str) -> tuple[int, int] | None:
 def _bucket(doc_id: str) -> float:
     """A stable number in [0, 1) per article (the validation split is by article, never by question)."""
     return int(hashlib.sha1(doc_id.encode()).hexdigest()[:8], 16) / 16 ** 8
-
-
-def read_teacher_records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Teacher question records from ``questions.jsonl`` files (one record a line) or the job's shard
-    files / state folders (``{"records": [...]}`` a line)."""
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            files += sorted(p.glob("shard-*.jsonl")) or sorted(p.glob("*.jsonl"))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"teacher data {p} does not exist")
-    if not files:
-        raise InputError(f"no teacher question files in {', '.join(str(p) for p in paths)}")
-    from pilotfish.data.records import iter_jsonl
-
-    out: list[dict[str, Any]] = []
-    for f in files:
-        for where, row in iter_jsonl(f, "teacher questions"):
-            rows = row.get("records") if "records" in row else [row]
-            for r in rows or []:
-                if not isinstance(r, dict) or not str(r.get("question", "")).strip() or "passage" not in r:
-                    raise InputError(f"{where}: a teacher record needs 'question' and 'passage' "
-                                     "(made by `pilotfish synthesize questions`)")
-                out.append(r)
-    return out
 
 
 def teacher_examples(records: Sequence[dict[str, Any]], passages_by_doc: dict[str, list[Any]] | None = None,

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError
+from pilotfish.data.teacher import read_teacher_records
 
-from .examples import QAExample, cloze_examples, read_teacher_records, split_by_article, teacher_examples
+from .examples import QAExample, cloze_examples, split_by_article, teacher_examples
 from .model import MAX_LENGTH, META_FILE, SCORE_KEY, ExtractiveReader
 
 DEFAULT_DATA = "datasets/teacher-questions/state"

@@ -224,6 +224,9 @@ def register_commands(cli: Any) -> None:
     @click.option("--queries", type=click.IntRange(min=1), default=1600, show_default=True,
                   help="cloze questions built from corpus sentences, each scored against its passage, other passages "
                        "of its article and one of another article")
+    @click.option("--teacher", "teacher", multiple=True, type=click.Path(exists=True),
+                  help="teacher questions (`pilotfish synthesize questions` output or state folder), e.g. "
+                       "datasets/teacher-questions/state; added to the cloze questions (repeatable)")
     @click.option("--group", type=click.IntRange(min=2), default=4, show_default=True, help="passages per query")
     @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True)
     @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
@@ -233,10 +236,11 @@ def register_commands(cli: Any) -> None:
                   help="a .jsonl with doc_id fields (or one id per line): articles kept out of training, e.g. an eval set's")
     @click.option("--seed", type=int, default=0)
     @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
-    def train_reranker_cmd(corpus: str, out: str | None, init: str, queries: int, group: int, steps: int,
-                           batch_size: int, lr: float, max_minutes: float, exclude_docs: str | None, seed: int,
-                           force: bool) -> None:
-        """Train a cross-encoder reranker on cloze questions synthesized from CORPUS."""
+    def train_reranker_cmd(corpus: str, out: str | None, init: str, queries: int, teacher: tuple[str, ...],
+                           group: int, steps: int, batch_size: int, lr: float, max_minutes: float,
+                           exclude_docs: str | None, seed: int, force: bool) -> None:
+        """Train a cross-encoder reranker on cloze questions synthesized from CORPUS (and the large model's
+        questions, with --teacher)."""
         from pilotfish.data.corpora import resolve_corpus
         from pilotfish.data.records import read_doc_ids
 
@@ -245,7 +249,8 @@ def register_commands(cli: Any) -> None:
         corpus = str(resolve_corpus(corpus))
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = RerankerTrainConfig(queries=queries, group=group, steps=steps, batch_size=batch_size, lr=lr,
-                                  max_minutes=max_minutes, init=init, exclude_docs=excluded, seed=seed)
+                                  max_minutes=max_minutes, init=init, exclude_docs=excluded, seed=seed,
+                                  teacher=teacher)
         path = train_reranker(corpus, out, cfg, progress=True, force=force)
         click.echo(f"saved reranker checkpoint to {path}")
 

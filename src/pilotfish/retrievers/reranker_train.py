@@ -7,6 +7,10 @@ the dev sets):
 - **cloze questions** (:func:`pilotfish.data.cloze.cloze_question`): a sentence with one answer (a
   number or a name) removed, a wh-word for its kind, some words paraphrased, often a span of the
   headline or lead appended;
+- **teacher questions** (``teacher``: files or state folders of ``pilotfish synthesize questions``): the
+  large model's questions about a passage, in a reader's words rather than the passage's (InPars,
+  Promptagator); each is matched to its passage by id (the index's 100-word chunks), and an unanswerable
+  one is skipped;
 - each query is scored against a **group** of passages: the one holding the sentence, up to
   ``group - 2`` other passages of the **same article** (where first-stage misses are: the right
   article, the wrong passage) and one passage of another article; the loss is cross-entropy over
@@ -57,6 +61,8 @@ class RerankerTrainConfig:
     init: str = "minilm"
     seed: int = 0
     exclude_docs: frozenset[str] = field(default_factory=frozenset)
+    teacher: tuple[str, ...] = ()
+    """Teacher question files or folders; their questions join the cloze ones (``queries`` more of them)."""
 
 
 def _init_path(init: str) -> tuple[Path, str]:
@@ -87,8 +93,7 @@ def make_groups(passages: list[Passage], cfg: RerankerTrainConfig,
     docs = list(by_doc)
     if len(docs) < 2:
         raise InputError("train reranker: the corpus needs at least two documents")
-    groups = []
-    for q, p, _ in cloze_pairs(passages, cfg.queries, rng):
+    def group(q: str, p: Passage) -> tuple[str, list[str]]:
         same = [o for o in by_doc[p.doc_id] if o.id != p.id and o.text != p.text]
         rng.shuffle(same)
         negs = same[:cfg.group - 2]
@@ -96,8 +101,30 @@ def make_groups(passages: list[Passage], cfg: RerankerTrainConfig,
             other = rng.choice(docs)
             if other != p.doc_id:
                 negs.append(rng.choice(by_doc[other]))
-        groups.append((q, [p.index_text()] + [n.index_text() for n in negs]))
+        return q, [p.index_text()] + [n.index_text() for n in negs]
+
+    groups = [group(q, p) for q, p, _ in cloze_pairs(passages, cfg.queries, rng)]
+    if cfg.teacher:
+        groups += [group(q, p) for q, p in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs)]
     return groups
+
+
+def teacher_pairs(passages: list[Passage], paths: tuple[str, ...],
+                  exclude_docs: frozenset[str] = frozenset()) -> list[tuple[str, Passage]]:
+    """(question, passage) for each answerable teacher question whose passage is in ``passages`` (by id);
+    none matching is an error (the questions were written about another corpus or chunking)."""
+    from pilotfish.data.teacher import read_teacher_records
+
+    by_id = {p.id: p for p in passages}
+    records = [r for r in read_teacher_records(paths) if r.get("kind", "answerable") == "answerable"
+               and str(r.get("doc_id", "")) not in exclude_docs]
+    pairs = [(str(r["question"]), by_id[str(r.get("passage_id"))]) for r in records
+             if str(r.get("passage_id")) in by_id]
+    if records and not pairs:
+        raise InputError(f"train reranker: none of the {len(records)} teacher questions names a passage of this "
+                         "corpus (passage ids as `pilotfish index` chunks it, 100 words); were they written about "
+                         "another corpus?")
+    return pairs
 
 
 def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: RerankerTrainConfig | None = None,
@@ -123,6 +150,8 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     docs = [d for d in load_directory(corpus).documents if d.doc_id not in cfg.exclude_docs]
     passages = chunk_documents(docs)
     groups = make_groups(passages, cfg, rng)
+    asked = {q for q, _ in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs)} if cfg.teacher else set()
+    n_teacher = sum(1 for q, _ in groups if q in asked)
     if not groups:
         raise InputError("train reranker: no training query could be built from the corpus (cloze questions need "
                          "sentences of 8+ words with a number or a name in them)")
@@ -166,6 +195,7 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     window = max(1, min(25, len(losses) // 4))
     meta: dict[str, Any] = {
         "kind": "pilotfish-reranker", "base": base, "queries": len(groups), "group": cfg.group, "steps": step,
+        "teacher": list(cfg.teacher), "teacher_queries": n_teacher,
         "batch_size": bs, "lr": cfg.lr, "max_length": cfg.max_length, "seed": cfg.seed,
         "excluded_docs": len(cfg.exclude_docs), "seconds": round(time.monotonic() - start, 1),
         "loss_first": round(sum(losses[:window]) / window, 4) if losses else None,
