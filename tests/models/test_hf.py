@@ -53,8 +53,9 @@ def test_context_overflow(hf_smollm2):
 
     # the same weights with a small window: max_tokens is cut to what fits, with a warning
     small = HFCausalLM(hf_smollm2.model, hf_smollm2.tokenizer, "smollm2-ctx128", context_window=128)
-    with pytest.warns(pilotfish.PilotfishWarning, match=r"max_tokens 500 cut to \d+ to fit the context window"):
+    with pytest.warns(pilotfish.PilotfishWarning, match=r"max_tokens 500 cut to \d+ to fit the context window") as rec:
         gen = small.generate("Write a long story about a cat. " * 5, max_tokens=500)
+    assert rec[0].filename == __file__  # the warning points at the caller of generate
     assert gen.prompt_tokens + gen.completion_tokens <= 128
 
 

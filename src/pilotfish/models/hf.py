@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pilotfish.core.errors import ContextLengthError, MissingDependencyError, ModelError, PilotfishWarning
+from pilotfish.core.errors import MissingDependencyError, ModelError, PilotfishWarning
 from pilotfish.core.models import (
     Embedder,
     GenerationParams,
@@ -34,6 +34,7 @@ from pilotfish.core.threads import torch_threads
 from pilotfish.core.types import Generation, Message
 
 from .cache import FileLock, cache_dir
+from .context import fit_max_tokens
 from .packaged import PACKAGED, packaged_gguf
 
 
@@ -277,20 +278,7 @@ class HFCausalLM(WhiteBoxModel):
     def _generate(self, messages: list[Message], params: GenerationParams, *, on_token: Any, logits_processors: list[Any]) -> Generation:
         torch = require_torch()
         ids = self.prompt_ids(messages)
-        room = self.context_window - len(ids)
-        if room <= 0:
-            raise ContextLengthError(
-                f"the prompt is {len(ids)} tokens; {self.model_id} accepts at most {self.context_window} "
-                "(shorten the question or retrieve fewer passages)"
-            )
-        max_new = params.max_tokens
-        if max_new > room:
-            warnings.warn(
-                f"{self.model_id}: max_tokens {max_new} cut to {room} to fit the context window",
-                PilotfishWarning,
-                stacklevel=3,
-            )
-            max_new = room
+        max_new = fit_max_tokens(self.model_id, self.context_window, len(ids), params.max_tokens, stacklevel=3)
         generator = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
         holdback = max((len(s) for s in params.stop), default=1) - 1
         out_ids: list[int] = []
