@@ -110,8 +110,9 @@ def test_conversion_cache_is_reused(tmp_path, monkeypatch):
     data = weights.read_bytes()
     weights.unlink()  # a new, shorter file: the loaded models keep their memory map of the old one
     weights.write_bytes(data[: len(data) // 2])
-    with pytest.warns(pilotfish.PilotfishWarning, match="damaged or incomplete"):
+    with pytest.warns(pilotfish.PilotfishWarning, match="damaged or incomplete") as rec:
         rebuilt = ensure_converted("smollm2-135m")
+    assert rec[0].filename == __file__  # the warning points at the caller of ensure_converted
     assert HFCausalLM.from_pretrained(str(rebuilt)).generate(prompt, max_tokens=5).text == first.generate(prompt, max_tokens=5).text
 
 
