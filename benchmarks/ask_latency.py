@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mdtable import md_header, md_row
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "bbc-qa-dev.jsonl"
 CONFIGS = {
@@ -155,17 +157,16 @@ def main() -> None:
     for th in threads:
         cols = [(th, c) for c in configs]
         print(f"\nthreads={th} (medians over {len(questions)} questions; load at the end {load():.2f})")
-        print("| phase | " + " | ".join(c for _, c in cols) + " | ratio |")
-        print("|---|" + "---|" * (len(cols) + 1))
+        print(md_header(["phase", *(c for _, c in cols), "ratio"]))
         for k in keys:
             vals = [statistics.median(p[k] for p in phases[col]) for col in cols]
             ratio = f"{vals[0] / vals[-1]:.2f}x" if len(vals) > 1 and vals[-1] > 0.005 else ""
-            print(f"| {k} | " + " | ".join(f"{v:.2f}" for v in vals) + f" | {ratio} |")
+            print(md_row([k, *(f"{v:.2f}" for v in vals), ratio]))
         vals = [statistics.median(walls[col]) for col in cols]
-        print("| **`pilotfish ask` process, wall** | " + " | ".join(f"**{v:.2f}**" for v in vals) +
-              (f" | **{vals[0] / vals[-1]:.2f}x** |" if len(vals) > 1 else " | |"))
+        print(md_row(["**`pilotfish ask` process, wall**", *(f"**{v:.2f}**" for v in vals),
+                      f"**{vals[0] / vals[-1]:.2f}x**" if len(vals) > 1 else ""]))
         toks = [statistics.median(p["_prompt_tokens"] for p in phases[col]) for col in cols]
-        print("| prompt tokens | " + " | ".join(f"{v:.0f}" for v in toks) + " | |")
+        print(md_row(["prompt tokens", *(f"{v:.0f}" for v in toks), ""]))
 
 
 if __name__ == "__main__":

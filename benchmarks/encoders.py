@@ -29,6 +29,8 @@ import random
 import time
 from pathlib import Path
 
+from mdtable import md_header, md_row, md_table
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "bbc-qa-dev.jsonl"
 
@@ -93,11 +95,11 @@ def speed(texts: list[str], threads: int, rounds: int) -> None:
     ref = vectors[names[0]]
     base = len(texts) * rounds / seconds[names[1]]
     print(f"\n{len(texts)} BBC passages x {rounds} rounds, {threads} thread(s), {load()}")
-    print("| encoder | passages/s | vs torch bf16 | cosine to torch fp32, lowest / mean |\n|---|---|---|---|")
+    print(md_header(["encoder", "passages/s", "vs torch bf16", "cosine to torch fp32, lowest / mean"]))
     for name in names:
         rate = len(texts) * rounds / seconds[name]
         cos = (vectors[name] * ref).sum(1)
-        print(f"| {name} | {rate:.1f} | {rate / base:.2f}x | {cos.min():.4f} / {cos.mean():.5f} |")
+        print(md_row([name, f"{rate:.1f}", f"{rate / base:.2f}x", f"{cos.min():.4f} / {cos.mean():.5f}"]))
 
 
 def teacher_queries(n: int, out: Path) -> Path:
@@ -138,11 +140,12 @@ def quality(indexes: list[tuple[str, str]], query_sets: list[tuple[str, Path]]) 
                     print(f"  {set_name}: {model} index, {query_model} queries, {retrievers}: R@1 {rep['recall@1']:.3f} "
                           f"MRR {rep['mrr@10']:.3f} ({load()})", flush=True)
     print(f"\nretrieval quality ({load()})")
-    print("| questions | index built with | queries encoded by | retrievers | R@1 | R@3 | R@10 | MRR@10 | query p50 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for set_name, model, qm, retr, rep in sorted(rows, key=lambda r: (r[0], r[3])):
-        print(f"| {set_name} ({rep['answerable']}) | {model} | {qm} | {retr} | {rep['recall@1']:.3f} | "
-              f"{rep['recall@3']:.3f} | {rep['recall@10']:.3f} | {rep['mrr@10']:.3f} | {rep['latency_ms_p50']:.1f} |")
+    print(md_table(["questions", "index built with", "queries encoded by", "retrievers", "R@1", "R@3", "R@10", "MRR@10",
+                    "query p50 ms"],
+                   ([f"{set_name} ({rep['answerable']})", model, qm, retr, f"{rep['recall@1']:.3f}",
+                     f"{rep['recall@3']:.3f}", f"{rep['recall@10']:.3f}", f"{rep['mrr@10']:.3f}",
+                     f"{rep['latency_ms_p50']:.1f}"]
+                    for set_name, model, qm, retr, rep in sorted(rows, key=lambda r: (r[0], r[3])))))
 
 
 @contextlib.contextmanager

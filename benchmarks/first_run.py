@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mdtable import md_table
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "bbc-qa-dev.jsonl"
 FIRST = "Which company did Lakshmi Mittal run?"
@@ -93,16 +95,19 @@ def main() -> None:
               f"verdicts={len(a['verdicts'])}  {a['text'][:90]!r}  ({load()})", flush=True)
     n = len(questions)
     times.sort()
-    print("\n| measure | value | goal |\n|---|---|---|")
+    rows = []
     if install_s is not None:
-        print(f"| install (fresh clone, venv, scripts/install.sh) | {install_s / 60:.1f} min | |")
-        print(f"| first answer after a fresh clone | {(install_s + first_s) / 60:.1f} min | < 15 min |")
-    print(f"| first answer (Qwen joined, BBC index built) | {first_s:.0f} s | |")
-    print(f"| later answers, p50 / p95 | {statistics.median(times):.1f} / {times[int(0.95 * (n - 1))]:.1f} s | p50 < 20 s |")
-    print(f"| peak RSS | {max(rss)} MB | |")
-    print(f"| gold answer in the answer | {gold}/{n} | >= 70% |")
-    print(f"| valid [n] citation | {cited}/{n} | >= 80% |")
-    print(f"| verdicts shown (or a refusal) | {shown}/{n} | |")
+        rows.append(["install (fresh clone, venv, scripts/install.sh)", f"{install_s / 60:.1f} min", ""])
+        rows.append(["first answer after a fresh clone", f"{(install_s + first_s) / 60:.1f} min", "< 15 min"])
+    rows += [
+        ["first answer (Qwen joined, BBC index built)", f"{first_s:.0f} s", ""],
+        ["later answers, p50 / p95", f"{statistics.median(times):.1f} / {times[int(0.95 * (n - 1))]:.1f} s", "p50 < 20 s"],
+        ["peak RSS", f"{max(rss)} MB", ""],
+        ["gold answer in the answer", f"{gold}/{n}", ">= 70%"],
+        ["valid [n] citation", f"{cited}/{n}", ">= 80%"],
+        ["verdicts shown (or a refusal)", f"{shown}/{n}", ""],
+    ]
+    print("\n" + md_table(["measure", "value", "goal"], rows))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ import statistics
 import time
 from pathlib import Path
 
+from mdtable import md_header, md_row
+
 from pilotfish.core.build import build_pilot
 from pilotfish.plugins.rewrite import Rewrite
 from pilotfish.retrievers.cli import corpus_index
@@ -62,10 +64,10 @@ def main() -> None:
         loads.append(os.getloadavg()[0])
         row = {"name": name, "n": len(items), "r@3": recall(ranks, 3), "r@10": recall(ranks, 10),
                "rewrite_s": statistics.fmean(secs)}
-        print(f"| {name} | {row['n']} | {row['r@3']:.2f} | {row['r@10']:.2f} | {row['rewrite_s']:.2f} |", flush=True)
+        print(md_row([name, row["n"], f"{row['r@3']:.2f}", f"{row['r@10']:.2f}", f"{row['rewrite_s']:.2f}"]), flush=True)
         return row
 
-    print("| setting | questions | R@3 | R@10 | rewrite s/q |\n|---|---|---|---|---|")
+    print(md_header(["setting", "questions", "R@3", "R@10", "rewrite s/q"]))
     conv = []
     for line in FOLLOWUPS.read_text().splitlines():
         f = json.loads(line)

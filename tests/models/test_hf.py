@@ -53,8 +53,9 @@ def test_context_overflow(hf_smollm2):
 
     # the same weights with a small window: max_tokens is cut to what fits, with a warning
     small = HFCausalLM(hf_smollm2.model, hf_smollm2.tokenizer, "smollm2-ctx128", context_window=128)
-    with pytest.warns(pilotfish.PilotfishWarning, match=r"max_tokens 500 cut to \d+ to fit the context window"):
+    with pytest.warns(pilotfish.PilotfishWarning, match=r"max_tokens 500 cut to \d+ to fit the context window") as rec:
         gen = small.generate("Write a long story about a cat. " * 5, max_tokens=500)
+    assert rec[0].filename == __file__  # the warning points at the caller of generate
     assert gen.prompt_tokens + gen.completion_tokens <= 128
 
 
@@ -109,8 +110,9 @@ def test_conversion_cache_is_reused(tmp_path, monkeypatch):
     data = weights.read_bytes()
     weights.unlink()  # a new, shorter file: the loaded models keep their memory map of the old one
     weights.write_bytes(data[: len(data) // 2])
-    with pytest.warns(pilotfish.PilotfishWarning, match="damaged or incomplete"):
+    with pytest.warns(pilotfish.PilotfishWarning, match="damaged or incomplete") as rec:
         rebuilt = ensure_converted("smollm2-135m")
+    assert rec[0].filename == __file__  # the warning points at the caller of ensure_converted
     assert HFCausalLM.from_pretrained(str(rebuilt)).generate(prompt, max_tokens=5).text == first.generate(prompt, max_tokens=5).text
 
 

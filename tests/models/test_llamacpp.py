@@ -74,8 +74,9 @@ def test_context_overflow_and_max_tokens_cut(smollm2):
     with pytest.raises(ContextLengthError, match=r"the prompt is \d+ tokens; smollm2-135m accepts at most 2048"):
         smollm2.generate("hello " * 3000, max_tokens=5)
     small = LlamaCppModel(smollm2.path, "smollm2-ctx128", context_window=128, parallel=2)
-    with pytest.warns(pilotfish.PilotfishWarning, match=r"max_tokens 500 cut to \d+ to fit the context window"):
+    with pytest.warns(pilotfish.PilotfishWarning, match=r"max_tokens 500 cut to \d+ to fit the context window") as rec:
         gen = small.generate("Write a long story about a cat. " * 5, max_tokens=500)
+    assert rec[0].filename == __file__  # the warning points at the caller of generate
     assert gen.prompt_tokens + gen.completion_tokens <= 128
 
 

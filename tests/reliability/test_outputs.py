@@ -78,3 +78,12 @@ def test_train_commands_refuse_a_user_folder(run_cli, user_folder: Path, tmp_pat
     assert (user_folder / "sub" / "notes.txt").read_text() == "my notes"
     code, out, err = run_cli(*command, "--help")
     assert "--force" in out
+
+
+def test_write_text_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    from pilotfish.core.outputs import write_text_atomic
+
+    f = tmp_path / "meta.json"
+    write_text_atomic(f, "{}\n")
+    write_text_atomic(f, '{"a": 1}\n')
+    assert f.read_text(encoding="utf-8") == '{"a": 1}\n' and [p.name for p in tmp_path.iterdir()] == ["meta.json"]

@@ -19,7 +19,6 @@ models.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +48,8 @@ from pilotfish.core.models import LanguageModel, apply_stop, get_model
 from pilotfish.core.pilot import Pilot
 from pilotfish.core.types import Document, Generation, Message
 
+from .common import load_framework_object, require_pilot
+
 __all__ = [
     "LlamaIndexModel",
     "PilotEmbedding",
@@ -59,12 +60,6 @@ __all__ = [
     "to_node",
     "use_pilotfish_settings",
 ]
-
-
-def _check_pilot(pilot: Any) -> Pilot:
-    if not isinstance(pilot, Pilot):
-        raise InputError(f"pilot must be a pilotfish.Pilot, got {type(pilot).__name__}")
-    return pilot
 
 
 def to_node(doc: Document) -> NodeWithScore:
@@ -97,7 +92,7 @@ class PilotRetriever(BaseRetriever):
     def __init__(self, pilot: Pilot, k: int = 4, **kwargs: Any):
         if not isinstance(k, int) or k < 1:
             raise InputError(f"PilotRetriever: k must be a positive integer, got {k!r}")
-        self.pilot = _check_pilot(pilot)
+        self.pilot = require_pilot(pilot)
         self.k = k
         super().__init__(**kwargs)
 
@@ -124,7 +119,7 @@ class PilotPostprocessor(BaseNodePostprocessor):
     max_chars: int | None = None
 
     def model_post_init(self, context: Any) -> None:
-        _check_pilot(self.pilot)
+        require_pilot(self.pilot)
         if self.top_n < 1:
             raise InputError(f"PilotPostprocessor: top_n must be >= 1, got {self.top_n}")
 
@@ -180,7 +175,7 @@ class PilotLLM(CustomLLM):
 
     def model_post_init(self, context: Any) -> None:
         if self.pilot is not None:
-            self._chain = _check_pilot(self.pilot)
+            self._chain = require_pilot(self.pilot)
         else:
             self._chain = Pilot(model=self.model if self.model is not None else "smollm2-135m")
 
@@ -364,24 +359,5 @@ class LlamaIndexModel(LanguageModel):
 
 def load_llamaindex_model(path: str) -> LlamaIndexModel:
     """The factory of ``llamaindex:<module>:<attr>`` ids: an LLM instance, class or factory."""
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ModelError(f"llamaindex model id needs 'llamaindex:<module>:<attr>', got 'llamaindex:{path}'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelError(f"llamaindex:{path}: cannot import {module_name!r}: {exc}") from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ModelError(f"llamaindex:{path}: {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    if not isinstance(obj, LLM) and callable(obj):
-        try:
-            obj = obj()
-        except Exception as exc:
-            raise ModelError(f"llamaindex:{path}: building the LLM failed: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(obj, LLM):
-        raise ModelError(f"llamaindex:{path} is a {type(obj).__name__}, not a LlamaIndex LLM")
+    obj = load_framework_object("llamaindex", path, LLM, "LLM", "LlamaIndex")
     return LlamaIndexModel(obj, model_id=f"llamaindex:{path}")

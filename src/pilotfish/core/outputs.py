@@ -6,6 +6,7 @@ holds the marker file :data:`MARKER`, or the metadata file of a checkpoint writt
 marker existed). Anything else, such as a mistyped ``--out ~/Documents``, is refused unless the
 user passes ``--force``. Every folder these commands write gets the marker (:func:`mark_output`);
 :func:`replace_dir` does both around the write (a crashed write leaves the previous folder as it was).
+:func:`write_text_atomic` writes one file (a metadata record) so that a reader never sees half of it.
 """
 
 from __future__ import annotations
@@ -73,3 +74,12 @@ def replace_dir(dest: Path, write: Callable[[Path], Any], kind: str = "checkpoin
         shutil.rmtree(dest)
     os.replace(tmp, dest)
     return dest
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it renamed into place: a reader sees the
+    old file or the new one, never half of it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

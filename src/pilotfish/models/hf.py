@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pilotfish.core.errors import ContextLengthError, MissingDependencyError, ModelError, PilotfishWarning
+from pilotfish.core.errors import MissingDependencyError, ModelError
 from pilotfish.core.models import (
     Embedder,
     GenerationParams,
@@ -33,7 +31,8 @@ from pilotfish.core.models import (
 from pilotfish.core.threads import torch_threads
 from pilotfish.core.types import Generation, Message
 
-from .cache import FileLock, cache_dir
+from .cache import build_folder, cache_dir, file_sizes, sizes_match
+from .context import fit_max_tokens
 from .packaged import PACKAGED, packaged_gguf
 
 
@@ -98,55 +97,36 @@ def _conversion_intact(out: Path) -> bool:
         stamp = json.loads((out / "pilotfish.json").read_text())
     except (OSError, ValueError):
         return False
-    sizes = stamp.get("sizes")
-    if not isinstance(sizes, dict) or not sizes:
-        return False
-    for fname, size in sizes.items():
-        f = out / fname
-        if not f.is_file() or f.stat().st_size != size:
-            return False
-    return True
+    return sizes_match(out, stamp.get("sizes"))
 
 
 def ensure_converted(name: str) -> Path:
     """The safetensors copy of a packaged GGUF model, converting it on first use (and again when
     the copy is damaged)."""
-    out = converted_path(name)
-    if _conversion_intact(out):
-        return out
-    with FileLock(out.parent / f".{name}-hf.lock"):
-        if _conversion_intact(out):
-            return out
-        if out.exists():
-            warnings.warn(f"the converted copy {out} is damaged or incomplete; converting {name} again",
-                          PilotfishWarning, stacklevel=2)
+
+    def convert(tmp: Path) -> None:
         transformers = require_transformers()
         torch = require_torch()
-        tmp = out.parent / f".{name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        gguf = packaged_gguf(name)
+        folder, file = str(gguf.parent), gguf.name
         try:
-            gguf = packaged_gguf(name)
-            folder, file = str(gguf.parent), gguf.name
-            try:
-                tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=file)
-                model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
-            except ImportError as exc:
-                raise MissingDependencyError(exc.name or "gguf", "models", "reading GGUF weights") from exc
-            model.hf_quantizer = None
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            model.save_pretrained(str(tmp / "model"))
-            tok.save_pretrained(str(tmp / "model"))
-            sizes = {f.name: f.stat().st_size for f in (tmp / "model").iterdir() if f.is_file()}
-            (tmp / "model" / "pilotfish.json").write_text(
-                json.dumps({"source": PACKAGED[name].dist, "file": PACKAGED[name].file, "sizes": sizes})
-            )
-            shutil.rmtree(out, ignore_errors=True)
-            os.replace(tmp / "model", out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+            tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=file)
+            model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch.float32)
+        except ImportError as exc:
+            raise MissingDependencyError(exc.name or "gguf", "models", "reading GGUF weights") from exc
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(str(tmp))
+        tok.save_pretrained(str(tmp))
+        sizes = file_sizes(tmp)
+        (tmp / "pilotfish.json").write_text(
+            json.dumps({"source": PACKAGED[name].dist, "file": PACKAGED[name].file, "sizes": sizes})
+        )
+
+    out = converted_path(name)
+    return build_folder(out, _conversion_intact, convert, stacklevel=2,
+                        damaged_warning=f"the converted copy {out} is damaged or incomplete; converting {name} again")
 
 
 def load_packaged(name: str) -> HFCausalLM:
@@ -277,20 +257,7 @@ class HFCausalLM(WhiteBoxModel):
     def _generate(self, messages: list[Message], params: GenerationParams, *, on_token: Any, logits_processors: list[Any]) -> Generation:
         torch = require_torch()
         ids = self.prompt_ids(messages)
-        room = self.context_window - len(ids)
-        if room <= 0:
-            raise ContextLengthError(
-                f"the prompt is {len(ids)} tokens; {self.model_id} accepts at most {self.context_window} "
-                "(shorten the question or retrieve fewer passages)"
-            )
-        max_new = params.max_tokens
-        if max_new > room:
-            warnings.warn(
-                f"{self.model_id}: max_tokens {max_new} cut to {room} to fit the context window",
-                PilotfishWarning,
-                stacklevel=3,
-            )
-            max_new = room
+        max_new = fit_max_tokens(self.model_id, self.context_window, len(ids), params.max_tokens, stacklevel=3)
         generator = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
         holdback = max((len(s) for s in params.stop), default=1) - 1
         out_ids: list[int] = []

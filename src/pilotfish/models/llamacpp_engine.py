@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from pilotfish.core.errors import ContextLengthError, ModelError, PilotfishWarning
+from pilotfish.core.errors import ModelError
 from pilotfish.core.models import GenerationParams, Prompt, apply_stop, emit_stable, normalize_prompt
 from pilotfish.core.types import Generation, Message
+
+from .context import fit_max_tokens
 
 
 def log_softmax(row: np.ndarray) -> np.ndarray:
@@ -107,17 +108,7 @@ class EngineLoop:
 
     def _submit(self, ids: list[int], params: GenerationParams, on_token: Any, processors: list[Any],
                 capture: bool = False) -> Job:
-        room = self.context_window - len(ids)
-        if room <= 0:
-            raise ContextLengthError(
-                f"the prompt is {len(ids)} tokens; {self.model_id} accepts at most {self.context_window} "
-                "(shorten the question or retrieve fewer passages)"
-            )
-        max_new = params.max_tokens
-        if max_new > room:
-            warnings.warn(f"{self.model_id}: max_tokens {max_new} cut to {room} to fit the context window",
-                          PilotfishWarning, stacklevel=4)
-            max_new = room
+        max_new = fit_max_tokens(self.model_id, self.context_window, len(ids), params.max_tokens, stacklevel=4)
         job = Job(ids=ids, max_new=max_new, params=params, on_token=on_token, processors=list(processors),
                    rng=np.random.default_rng(params.seed), holdback=max((len(s) for s in params.stop), default=1) - 1,
                    capture=capture)

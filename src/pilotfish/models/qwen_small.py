@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError, ModelError
 
-from .cache import FileLock, cache_dir
+from .cache import build_folder, cache_dir, file_sizes, sizes_match
 
 META = "pilotfish_small.json"
 TUNED_ID = "qwen2.5-small-bbc"
@@ -90,33 +88,23 @@ def _intact(out: Path) -> bool:
         meta = read_meta(out)
     except ModelError:
         return False
-    sizes = meta.get("sizes") or {}
-    return bool(sizes) and all((out / f).is_file() and (out / f).stat().st_size == s for f, s in sizes.items())
+    return sizes_match(out, meta.get("sizes"))
 
 
 def ensure_first_layers(layers: int, gguf: str | Path | None = None) -> Path:
     """The first ``layers`` layers of Qwen2.5-1.5B as a transformers checkpoint, made once (file lock)."""
     if not isinstance(layers, int) or not 1 <= layers <= 28:
         raise InputError(f"layers must be an integer in 1..28 (Qwen2.5-1.5B has 28), got {layers!r}")
-    out = first_layers_path(layers)
-    if _intact(out):
-        return out
-    with FileLock(out.parent / f".qwen2.5-first{layers}.lock"):
-        if _intact(out):
-            return out
-        if gguf is None:
+
+    def build(tmp: Path) -> None:
+        source = gguf
+        if source is None:
             from .packaged import gguf_path
 
-            gguf = gguf_path(LARGE_ID)
-        tmp = out.parent / f".qwen2.5-first{layers}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            write_first_layers(Path(gguf), layers, tmp)
-            shutil.rmtree(out, ignore_errors=True)
-            os.replace(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+            source = gguf_path(LARGE_ID)
+        write_first_layers(Path(source), layers, tmp)
+
+    return build_folder(first_layers_path(layers), _intact, build)
 
 
 def write_first_layers(gguf: Path, layers: int, out: Path) -> None:
@@ -179,7 +167,7 @@ def write_first_layers(gguf: Path, layers: int, out: Path) -> None:
     out.mkdir(parents=True)
     model.save_pretrained(str(out))
     tok.save_pretrained(str(out))
-    sizes = {f.name: f.stat().st_size for f in out.iterdir() if f.is_file()}
+    sizes = file_sizes(out)
     meta = {"kind": "first-layers", "layers": layers, "of_layers": total, "source": str(gguf.name),
             "tensors": f"token_embd/output (tied, from output.weight Q6_K), blk.0..{layers - 1}, output_norm",
             "dtype": "float32", "seconds": round(time.perf_counter() - start, 1), "sizes": sizes}

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pilotfish.core.errors import ModelError
+from pilotfish.core.outputs import write_text_atomic
 
 KIND = "pilotfish-router"
 FORMAT = 1
@@ -124,9 +125,7 @@ class RouterModel:
             raise ModelError("this router has no file to write to")
         meta = {"kind": KIND, "format": FORMAT, **{k: v for k, v in self.meta.items() if k not in ("kind", "format")},
                 "weights": WEIGHTS_FILE}
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        write_text_atomic(target, json.dumps(meta, indent=2) + "\n")
 
 
 def load_router(path: str | Path) -> RouterModel:

@@ -147,7 +147,15 @@ def load_directory(root: str | Path) -> LoadReport:
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
-    """Character spans ``(start, end)`` of the sentences of ``text`` (paragraph breaks always split)."""
+    """Character spans ``(start, end)`` of the sentences of ``text`` (paragraph breaks always split).
+
+    Not :func:`pilotfish.verifiers.claims.split_sentences`, on purpose: this one cuts documents into the
+    units passages, cloze questions and compression are built from, and index contents depend on its
+    spans; the claims splitter cuts *answers* and keeps a citation marker after a full stop with its
+    sentence (``"rose. [2] Costs fell."``: here ``"rose."`` | ``"[2] Costs fell."``, there
+    ``"rose. [2]"`` | ``"Costs fell."``) and knows more abbreviations (``e.g.``, months). Each side's
+    tests pin its own boundaries.
+    """
     spans: list[tuple[int, int]] = []
     for para in re.finditer(r"[^\n]+", text):
         ptext, pstart = para.group(), para.start()

@@ -25,6 +25,7 @@ from typing import Any
 
 from pilotfish.core.errors import InputError, ModelError
 from pilotfish.core.models import GenerationParams, LanguageModel
+from pilotfish.core.outputs import write_text_atomic
 from pilotfish.core.types import Generation, Message, Request
 
 META_FILE = "pilotfish_specialist.json"
@@ -73,10 +74,7 @@ def read_meta(path: Path) -> dict[str, Any] | None:
 
 def write_meta(path: Path, meta: dict[str, Any]) -> None:
     """Write the metadata atomically (a reader never sees half a file)."""
-    f = Path(path) / META_FILE
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(f)
+    write_text_atomic(Path(path) / META_FILE, json.dumps(meta, indent=2) + "\n")
 
 
 def record_baseline(path: Path, model_id: str, accuracy: float, n: int, note: str = "",

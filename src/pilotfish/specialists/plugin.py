@@ -104,11 +104,10 @@ def register_commands(cli: Any) -> None:
 def train_specialist_command(name: str, out: str | None, exclude_docs: tuple[str, ...], mode: str, seed: int,
                              force: bool) -> None:
     """Train a specialist and record its validation accuracy."""
-    import shutil
     import time
 
     from pilotfish.core.errors import InputError
-    from pilotfish.core.outputs import check_output_dir, mark_output
+    from pilotfish.core.outputs import check_output_dir, replace_dir
     from pilotfish.data.records import read_doc_ids
 
     target = check_output_dir(out, force) if out else default_path(name)
@@ -117,18 +116,21 @@ def train_specialist_command(name: str, out: str | None, exclude_docs: tuple[str
     excluded: set[str] = set()
     for f in exclude_docs:
         excluded |= read_doc_ids(f)
-    if target.is_dir():
-        shutil.rmtree(target)
     start = time.perf_counter()
-    if name == TOPIC:
-        from .topic import train_topic
+    meta: dict[str, Any] = {}
 
-        meta = train_topic(target, exclude_docs=excluded, mode=mode, seed=seed)
-    else:
-        from .tabular import train_tabular
+    def write(tmp: Path) -> None:
+        if name == TOPIC:
+            from .topic import train_topic
 
-        meta = train_tabular(name.partition(":")[2], target, seed=seed)
-    mark_output(target, "specialist")
+            meta.update(train_topic(tmp, exclude_docs=excluded, mode=mode, seed=seed))
+        else:
+            from .tabular import train_tabular
+
+            meta.update(train_tabular(name.partition(":")[2], tmp, seed=seed))
+
+    # the default folder (in the model cache) is pilotfish's own: replaced without the --out check
+    replace_dir(target, write, kind="specialist", force=force or not out)
     click.echo(f"specialist:{name} written to {target} in {time.perf_counter() - start:.0f} s: "
                f"{meta['train_examples']} training examples, validation accuracy {meta[SCORE_KEY]:.3f} "
                f"on {meta['val_examples']}" + (f"; {len(excluded)} articles excluded" if excluded else ""))

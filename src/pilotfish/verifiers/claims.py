@@ -70,7 +70,14 @@ def _is_abbreviation(text: str, end: int) -> bool:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` of ``text``; trailing citation markers stay with their sentence."""
+    """Sentence spans ``(start, end)`` of ``text``; trailing citation markers stay with their sentence.
+
+    Not :func:`pilotfish.retrievers.documents.split_sentences`, on purpose: an answer's claims must keep
+    the ``[n]`` after their full stop (the ``citations`` validator and ``drop-unsupported`` read them),
+    where the documents' splitter starts the next sentence with it, and this one also treats ``e.g.``,
+    ``etc.`` and month names as abbreviations. The documents' spans define passages and indexes, so the
+    two are kept apart rather than merged.
+    """
     spans: list[tuple[int, int]] = []
     start = 0
     for m in _BOUNDARY.finditer(text):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -68,7 +67,7 @@ def train_verifier(
     ``force``: replace ``out`` even when it is a non-empty folder pilotfish did not write (refused
     otherwise, before any work).
     """
-    from pilotfish.core.outputs import check_output_dir, mark_output
+    from pilotfish.core.outputs import check_output_dir, replace_dir
 
     if examples < 6:
         raise InputError(f"--examples must be at least 6, got {examples}")
@@ -168,19 +167,18 @@ def train_verifier(
         "excluded_docs": len(set(exclude_docs)), "seed": seed, "max_length": max_length,
         "seconds": round(time.perf_counter() - start, 1), "out": str(out_dir),
     }
-    tmp = out_dir.with_name(out_dir.name + f".tmp{int(time.time())}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if head_examples > 0:
-        stats["head"] = fit_head(tmp, articles, examples=head_examples, seed=seed + 1, progress=progress)
-    stats["seconds"] = round(time.perf_counter() - start, 1)
-    (tmp / "pilotfish_verifier.json").write_text(json.dumps(stats, indent=2))
-    mark_output(tmp, "verifier-checkpoint")
-    check_output_dir(out_dir, force)  # again: the folder may have changed during training
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+
+    def write(tmp: Path) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if head_examples > 0:
+            stats["head"] = fit_head(tmp, articles, examples=head_examples, seed=seed + 1, progress=progress)
+        stats["seconds"] = round(time.perf_counter() - start, 1)
+        (tmp / "pilotfish_verifier.json").write_text(json.dumps(stats, indent=2))
+
+    # checked again before the write: the folder may have changed during training
+    replace_dir(out_dir, write, kind="verifier-checkpoint", force=force)
     return stats
 
 

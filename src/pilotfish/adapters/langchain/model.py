@@ -4,18 +4,18 @@ object of this package wraps (:func:`build_pilot`)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 
-from pilotfish.core.errors import InputError, ModelError
+from pilotfish.core.errors import ModelError
 from pilotfish.core.models import GenerationParams, LanguageModel, apply_stop
 from pilotfish.core.pilot import Pilot
 from pilotfish.core.types import Generation
 
+from ..common import load_framework_object, require_pilot
 from .convert import GENERATION_KWARGS, to_langchain_messages
 
 
@@ -94,26 +94,7 @@ def load_langchain_model(path: str) -> LangChainModel:
     ``attr`` may be a ``BaseChatModel`` instance, a chat model class (built without
     arguments, so it reads its settings from the environment) or a function returning one.
     """
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ModelError(f"langchain model id needs 'langchain:<module>:<attr>', got 'langchain:{path}'")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelError(f"langchain:{path}: cannot import {module_name!r}: {exc}") from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ModelError(f"langchain:{path}: {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    if not isinstance(obj, BaseChatModel) and callable(obj):
-        try:
-            obj = obj()
-        except Exception as exc:
-            raise ModelError(f"langchain:{path}: building the chat model failed: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(obj, BaseChatModel):
-        raise ModelError(f"langchain:{path} is a {type(obj).__name__}, not a LangChain chat model")
+    obj = load_framework_object("langchain", path, BaseChatModel, "chat model", "LangChain")
     return LangChainModel(obj, model_id=f"langchain:{path}")
 
 
@@ -127,8 +108,9 @@ def as_pilot_model(model: Any) -> Any:
 
 
 def check_pilot(pilot: Any) -> None:
-    if pilot is not None and not isinstance(pilot, Pilot):
-        raise InputError(f"pilot must be a pilotfish.Pilot, got {type(pilot).__name__}")
+    """``None`` (a pilot is built from the model) or a :class:`~pilotfish.Pilot`."""
+    if pilot is not None:
+        require_pilot(pilot)
 
 
 def build_pilot(pilot: Any, model: Any, plugins: Sequence[Any], options: dict[str, Any] | None,
