@@ -44,6 +44,23 @@ def test_replace_dir_marks_its_output_and_replaces_it_again(tmp_path: Path, user
     assert not (user_folder / "sub").exists() and (user_folder / MARKER).is_file()
 
 
+def test_a_failed_write_keeps_the_old_output_and_leaves_no_temporary(tmp_path: Path) -> None:
+    from pilotfish.core.outputs import replace_dir
+
+    out = tmp_path / "ckpt"
+    replace_dir(out, _write_model)
+
+    def crash(tmp: Path) -> None:
+        tmp.mkdir()
+        (tmp / "half.bin").write_bytes(b"x" * 1000)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replace_dir(out, crash)
+    assert (out / "model.bin").is_file() and not (out / "half.bin").exists()
+    assert not list(tmp_path.glob("ckpt.tmp*"))
+
+
 def test_a_checkpoint_from_before_the_marker_is_still_replaced(tmp_path: Path) -> None:
     from pilotfish.core.outputs import check_output_dir
 

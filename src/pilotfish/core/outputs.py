@@ -68,7 +68,11 @@ def replace_dir(dest: Path, write: Callable[[Path], Any], kind: str = "checkpoin
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.parent.mkdir(parents=True, exist_ok=True)
-    write(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a checkpoint can be hundreds of MB: no half-written leftovers
+        raise
     mark_output(tmp, kind)
     if dest.exists():
         shutil.rmtree(dest)

@@ -67,8 +67,13 @@ def load_reader(path: str | Path | None = None, *, floor: float | None = QUALITY
 
                 print(f"pilotfish: the reader is not trained yet; training it into {target} (first use, "
                       "about 20 min on one core)", file=sys.stderr, flush=True)
+                from pilotfish.core.outputs import replace_dir
+
                 start = time.perf_counter()
-                meta = train_reader(target, exclude_docs=_dev_docs())
+                meta: dict[str, Any] = {}
+                # trained beside the target and moved into place: a crash leaves no half-written reader
+                replace_dir(target, lambda tmp: meta.update(train_reader(tmp, exclude_docs=_dev_docs())),
+                            kind="reader")
                 print(f"pilotfish: reader trained in {time.perf_counter() - start:.0f} s; held-out F1 "
                       f"{meta[SCORE_KEY]}", file=sys.stderr, flush=True)
     meta = read_meta(target)
@@ -126,9 +131,7 @@ def train_reader_command(data: tuple[str, ...], out: str | None, exclude_docs: t
                          epochs: float, batch_size: int, lr: float, seed: int, max_minutes: float | None,
                          force: bool) -> None:
     """Train the extractive reader on the teacher's questions and record its held-out scores."""
-    import shutil
-
-    from pilotfish.core.outputs import check_output_dir, mark_output
+    from pilotfish.core.outputs import check_output_dir, replace_dir
     from pilotfish.data.records import read_doc_ids
 
     from .train import train_reader
@@ -139,11 +142,11 @@ def train_reader_command(data: tuple[str, ...], out: str | None, exclude_docs: t
         excluded |= read_doc_ids(f)
     if not exclude_docs:
         excluded = set(_dev_docs())
-    if target.is_dir():
-        shutil.rmtree(target)
-    meta = train_reader(target, data=list(data), cloze=cloze, epochs=epochs, batch_size=batch_size, lr=lr,
-                        seed=seed, exclude_docs=sorted(excluded), max_minutes=max_minutes)
-    mark_output(target, "reader")
+    meta: dict[str, Any] = {}
+    # written beside the target and moved into place: the previous reader stays until the new one is whole
+    replace_dir(target, lambda tmp: meta.update(train_reader(
+        tmp, data=list(data), cloze=cloze, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+        exclude_docs=sorted(excluded), max_minutes=max_minutes)), kind="reader", force=True)
     click.echo(f"reader written to {target} in {meta['seconds']:.0f} s: {meta['train_examples']} examples; "
                f"held-out F1 {meta[SCORE_KEY]}, exact {meta['val_exact']}, right passage {meta['val_pick_accuracy']}, "
                f"abstains on no-answer {meta['val_abstain_accuracy']} ({meta['val_answerable']} answerable, "
