@@ -68,7 +68,9 @@ def test_proxy_tuned_greedy_differs_from_plain_and_alpha_zero_is_plain(pair, qwe
     zero = Pilot(model="qwen2.5-1.5b", plugins=[ProxyTune(alpha=0.0, **ids)]).run(PROMPT, max_tokens=8)
     assert zero.text == same_path
     assert ("logits_processors", "proxy-tune") in {(e.hook, e.plugin) for e in zero.trace}
-    steered = Pilot(model="qwen2.5-1.5b", plugins=[ProxyTune(alpha=1.0, **ids)]).run(PROMPT, max_tokens=8)
+    # this test pair had 4 tuning steps: at alpha 1 its offset changed the 8 greedy tokens on one machine and
+    # not on another (CI), so the steering is checked where the offset dominates Qwen's own margins
+    steered = Pilot(model="qwen2.5-1.5b", plugins=[ProxyTune(alpha=10.0, **ids)]).run(PROMPT, max_tokens=8)
     assert steered.text != plain, steered.text
 
 
