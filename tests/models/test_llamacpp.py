@@ -99,6 +99,18 @@ def test_white_box_logits_and_kv_cache_rollback(smollm2):
     assert len(lp) == len(smollm2.encode(" Paris.")) and sum(lp) > sum(lp_bad)
 
 
+def test_clear_cache_forgets_cached_prompts_and_changes_no_answer(smollm2):
+    prompt = [{"role": "user", "content": "Name a colour."}]
+    first = smollm2.generate(prompt, max_tokens=6)
+    assert smollm2.clear_cache() >= first.prompt_tokens  # the prompt (and answer) were cached, now gone
+    assert smollm2.clear_cache() == 0
+    again = smollm2.generate(prompt, max_tokens=6)  # computed from its first token, same greedy answer
+    assert again.text == first.text
+    ids = smollm2.prompt_ids("Hi")
+    smollm2.next_token_logits(ids)  # the white-box sequence is cleared too
+    assert smollm2.clear_cache() >= len(ids)
+
+
 def test_several_sequences_decode_in_one_batch(smollm2):
     prompts = ["Name a fruit.", "Name a country.", "Name an animal."]
     alone = [smollm2.generate(p, max_tokens=12).text for p in prompts]

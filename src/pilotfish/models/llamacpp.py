@@ -331,6 +331,21 @@ class LlamaCppModel(EngineLoop, WhiteBoxModel):
         logits = self.position_logits(ids, n_text + 1)[:-1]
         return [float(log_softmax(row)[t]) for row, t in zip(logits, ids[-n_text:], strict=True)]
 
+    def clear_cache(self) -> int:
+        """Forget the cached prompts of every idle sequence (the next prompt is computed from its first
+        token, as on a fresh load); returns how many cached tokens were dropped. Benchmarks call it so
+        that one prompt does not reuse another's passages."""
+        dropped = 0
+        with self._lock:
+            with self._cv:
+                idle = [0] + [s for s in range(1, self.parallel) if not self._busy[s]]
+            for slot in idle:
+                if self._slots[slot]:
+                    self._llama.llama_memory_seq_rm(self._mem, slot, 0, -1)
+                    dropped += len(self._slots[slot])
+                    self._slots[slot].clear()
+        return dropped
+
     def close(self) -> None:
         with self._cv:
             self._closed = True
