@@ -47,6 +47,9 @@ def main() -> None:
     ap.add_argument("--models", default="smollm2-135m,qwen2.5-1.5b")
     ap.add_argument("--sets", default="followups,paraphrases")
     args = ap.parse_args()
+    unknown = set(args.sets.split(",")) - {"followups", "paraphrases"}
+    if unknown or not args.sets:
+        ap.error(f"--sets takes followups and/or paraphrases (comma-separated), not {', '.join(sorted(unknown))}")
     dev = {r["id"]: r for r in (json.loads(x) for x in DEV.read_text().splitlines() if x.strip())}
     pilot = build_pilot(None, None, (), index=str(corpus_index("bbc")))
     models = args.models.split(",")
