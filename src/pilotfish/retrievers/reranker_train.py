@@ -62,7 +62,7 @@ class RerankerTrainConfig:
     seed: int = 0
     exclude_docs: frozenset[str] = field(default_factory=frozenset)
     teacher: tuple[str, ...] = ()
-    """Teacher question files or folders; their questions join the cloze ones (``queries`` more of them)."""
+    """Teacher question files or folders: each answerable question adds a group to the ``queries`` cloze ones."""
 
 
 def _init_path(init: str) -> tuple[Path, str]:
