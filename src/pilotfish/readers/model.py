@@ -95,25 +95,42 @@ class ExtractiveReader:
 
     def spans(self, question: str, contexts: Sequence[str]) -> list[Span | None]:
         """The best span of each passage (``None`` for an empty passage), in one forward pass."""
-        import torch
-
-        if not question.strip():
-            raise InputError("the reader needs a non-empty question")
         keep = [i for i, c in enumerate(contexts) if c.strip()]
         out: list[Span | None] = [None] * len(contexts)
         if not keep:
+            self._check_question(question)
             return out
-        enc = self.encode([question] * len(keep), [contexts[i] for i in keep])
+        start_lp, end_lp, ctx, offsets = self._logprobs(question, [contexts[i] for i in keep])
+        band = self._band(start_lp.shape[1])
+        for row, i in enumerate(keep):
+            out[i] = self._best(start_lp[row], end_lp[row], ctx[row], band, offsets[row], contexts[i], i)
+        return out
+
+    @staticmethod
+    def _check_question(question: str) -> None:
+        if not question.strip():
+            raise InputError("the reader needs a non-empty question")
+
+    def _logprobs(self, question: str, contexts: Sequence[str]) -> tuple[Any, Any, Any, Any]:
+        """One forward pass over ``contexts``: per-token start and end log-probs, the mask of context
+        tokens, and the tokens' character offsets (one row per context)."""
+        import torch
+
+        self._check_question(question)
+        enc = self.encode([question] * len(contexts), contexts)
         offsets = enc.pop("offset_mapping")
         with torch.inference_mode():
             logits = self.model(**enc)
-        start_lp = torch.log_softmax(logits.start_logits.float(), dim=-1)
-        end_lp = torch.log_softmax(logits.end_logits.float(), dim=-1)
-        for row, i in enumerate(keep):
-            seq = enc.sequence_ids(row)
-            ctx = torch.tensor([s == 1 for s in seq])
-            out[i] = self._best(start_lp[row], end_lp[row], ctx, offsets[row], contexts[i], i)
-        return out
+        ctx = torch.tensor([[s == 1 for s in enc.sequence_ids(row)] for row in range(len(contexts))])
+        return (torch.log_softmax(logits.start_logits.float(), dim=-1),
+                torch.log_softmax(logits.end_logits.float(), dim=-1), ctx, offsets)
+
+    def _band(self, n: int) -> Any:
+        """``band[s, e]``: a span may start at token s and end at token e (s <= e < s + max_answer_tokens)."""
+        import torch
+
+        ones = torch.ones(n, n, dtype=torch.bool)
+        return torch.triu(ones) & ~torch.triu(ones, diagonal=self.max_answer_tokens)
 
     def range_scores(self, question: str, contexts: Sequence[str],
                      ranges: Sequence[Sequence[tuple[int, int]]]) -> list[list[float]]:
@@ -122,28 +139,17 @@ class ExtractiveReader:
         how strongly the reader points into it. One forward pass; a range the tokenizer cut off (past
         :data:`MAX_LENGTH` tokens) or an empty passage scores ``-inf``. The question-aware coarse step of
         prompt compression uses it."""
-        import torch
-
-        if not question.strip():
-            raise InputError("the reader needs a non-empty question")
+        self._check_question(question)
         if len(ranges) != len(contexts):
             raise InputError(f"range_scores: {len(ranges)} range lists for {len(contexts)} passages")
         out = [[-math.inf] * len(r) for r in ranges]
         keep = [i for i, c in enumerate(contexts) if c.strip() and ranges[i]]
         if not keep:
             return out
-        enc = self.encode([question] * len(keep), [contexts[i] for i in keep])
-        offsets = enc.pop("offset_mapping")
-        with torch.inference_mode():
-            logits = self.model(**enc)
-        start_lp = torch.log_softmax(logits.start_logits.float(), dim=-1)
-        end_lp = torch.log_softmax(logits.end_logits.float(), dim=-1)
-        n = start_lp.shape[1]
-        band = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(
-            torch.ones(n, n, dtype=torch.bool), diagonal=self.max_answer_tokens)
+        start_lp, end_lp, ctxs, offsets = self._logprobs(question, [contexts[i] for i in keep])
+        band = self._band(start_lp.shape[1])
         for row, i in enumerate(keep):
-            seq = enc.sequence_ids(row)
-            ctx = torch.tensor([s == 1 for s in seq])
+            ctx = ctxs[row]
             null = float(start_lp[row, 0] + end_lp[row, 0])
             first = offsets[row][:, 0]
             last = offsets[row][:, 1]
@@ -156,18 +162,16 @@ class ExtractiveReader:
                 out[i][k] = float(scores.masked_fill(~pair, -1e9).max()) - null
         return out
 
-    def _best(self, start_lp: Any, end_lp: Any, ctx: Any, offsets: Any, context: str, index: int) -> Span | None:
+    def _best(self, start_lp: Any, end_lp: Any, ctx: Any, band: Any, offsets: Any, context: str,
+              index: int) -> Span | None:
         import torch
 
         null = float(start_lp[0] + end_lp[0])
         s_lp = start_lp.masked_fill(~ctx, -1e9)
         e_lp = end_lp.masked_fill(~ctx, -1e9)
         # scores[s, e] = s_lp[s] + e_lp[e] for s <= e < s + max_answer_tokens
-        scores = s_lp[:, None] + e_lp[None, :]
+        scores = (s_lp[:, None] + e_lp[None, :]).masked_fill(~band, -1e9)
         n = scores.shape[0]
-        band = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(
-            torch.ones(n, n, dtype=torch.bool), diagonal=self.max_answer_tokens)
-        scores = scores.masked_fill(~band, -1e9)
         flat = int(torch.argmax(scores))
         s, e = divmod(flat, n)
         best = float(scores[s, e])
