@@ -1,6 +1,6 @@
 """Claim verification side by side on a labelled claims file (default: the BBC dev claims).
 
-    python benchmarks/verify.py [--claims FILE] [--model PATH] [--json]
+    python benchmarks/verify.py [--claims FILE] [--model PATH] [--student PATH ...] [--judge MODEL] [--json]
     python benchmarks/verify.py --qa [--qa-limit 12]     # end to end: how often answers pass
 
 Methods (supported vs not, and 3-way where the method can tell contradicted from unsupported):
@@ -9,6 +9,10 @@ Methods (supported vs not, and 3-way where the method can tell contradicted from
 - cross-encoder: the trained NLI cross-encoder alone (default: the one `pilotfish train verifier` wrote);
 - entailment: the same checkpoint with its calibrated head (``pilotfish_head.json``: MiniLM token
   alignment + fact-check features + the cross-encoder's log-probabilities), what the verifier uses.
+- ``--student PATH``: another checkpoint (e.g. one distilled from the teacher with ``pilotfish train
+  verifier --teacher``), its cross-encoder and entailment rows named after its folder;
+- ``--judge MODEL``: the large model itself as the judge (``entailment`` with ``model = MODEL``: P(yes)
+  against P(no)), the teacher the students learn from; the claims of one context share its cached prompt.
 The consistency verifier (SelfCheckGPT) scores a model's *own* answers by re-sampling that model,
 so it does not apply to a file of fixed claims; it is measured end to end with ``--qa``.
 
@@ -33,7 +37,27 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from devdata import CLAIMS_DEV, QA_DEV, dev_file
 
 
-def run_claims(path: Path, model: str | None) -> dict[str, dict]:
+def run_judge(rows: list[dict], model: str) -> dict:
+    """The large model as the judge, through the entailment verifier's own judge (``pilotfish.core.judge``)."""
+    import pilotfish
+    from pilotfish.core.judge import LLMJudge
+    from pilotfish.verifiers.evaluate import metrics
+
+    judge = LLMJudge(pilotfish.get_model(model))
+    by_context: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        by_context.setdefault(r["context"], []).append(i)
+    p_sup = [0.0] * len(rows)
+    t = time.perf_counter()
+    for context, idx in by_context.items():
+        scores = judge.p_supported(pilotfish.Request(question=""), [pilotfish.Document("context:0", context)],
+                                   [rows[i]["claim"] for i in idx])
+        for i, p in zip(idx, scores, strict=True):
+            p_sup[i] = p
+    return metrics([r["label"] for r in rows], p_sup, [0.0] * len(rows), time.perf_counter() - t)
+
+
+def run_claims(path: Path, model: str | None, students: list[str] = (), judge: str | None = None) -> dict[str, dict]:
     import numpy as np
 
     import pilotfish
@@ -70,6 +94,17 @@ def run_claims(path: Path, model: str | None) -> dict[str, dict]:
         print("the checkpoint has no head (pilotfish_head.json): `pilotfish train verifier --head-only` fits one",
               file=sys.stderr)
     out["cross-encoder"]["_model"] = nli.path
+    for student in students:
+        name = Path(student).name
+        raw = load_nli(student, head=False)
+        warm_up(raw, rows)
+        out[f"cross-encoder ({name})"] = evaluate_rows(rows, raw)
+        nli = load_nli(student)
+        if nli.head is not None:
+            warm_up(nli, rows)
+            out[f"entailment ({name})"] = evaluate_rows(rows, nli)
+    if judge:
+        out[f"judge ({judge})"] = run_judge(rows, judge)
     return out
 
 
@@ -132,6 +167,8 @@ def main() -> None:
     ap.add_argument("--claims", type=Path, default=None, help=f"labelled claims (default: ../shared/data/{CLAIMS_DEV})")
     ap.add_argument("--queries", type=Path, default=None, help=f"with --qa: the dev questions (default: ../shared/data/{QA_DEV})")
     ap.add_argument("--model", default=None, help="NLI checkpoint (default: the trained verifier)")
+    ap.add_argument("--student", action="append", default=[], help="another checkpoint to compare (repeatable)")
+    ap.add_argument("--judge", default=None, help="also judge with this causal LM (e.g. qwen2.5-1.5b), the teacher")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--qa", action="store_true", help="end to end on the dev QA set instead")
     ap.add_argument("--qa-limit", type=int, default=12)
@@ -141,17 +178,26 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     args.claims = dev_file(CLAIMS_DEV, args.claims, "--claims")
-    results = run_claims(args.claims, args.model)
+    results = run_claims(args.claims, args.model, args.student, args.judge)
     if args.json:
         print(json.dumps(results, indent=2))
         return
     n = next(iter(results.values()))["_n"]
     print(f"{args.claims.name}: {n} claims; thresholds cross-fitted on the other half, mean of 10 halvings")
-    print(f"{'method':<16} {'AUROC':>6} {'bal.acc':>8} {'macroF1':>8} {'claims/s':>9}")
+    width = max(16, *(len(k) for k in results))
+    print(f"{'method':<{width}} {'AUROC':>6} {'bal.acc':>8} {'macroF1':>8} {'claims/s':>9}")
     for name, r in results.items():
-        print(f"{name:<16} {r['auroc']:>6.3f} {r['balanced_accuracy']:>8.3f} {r['macro_f1']:>8.3f} {r['claims_per_s']:>9.1f}")
-    print("consistency      n/a (scores a model's own re-sampled answers; see --qa)")
-    print("goals            0.850    0.800    0.650      20.0")
+        print(f"{name:<{width}} {r['auroc']:>6.3f} {r['balanced_accuracy']:>8.3f} {r['macro_f1']:>8.3f} {r['claims_per_s']:>9.1f}")
+    print(f"{'consistency':<{width}} n/a (scores a model's own re-sampled answers; see --qa)")
+    print(f"{'goals':<{width}}  0.850    0.800    0.650      20.0")
+    teacher = next((r for k, r in results.items() if k.startswith("judge")), None)
+    base = results.get("entailment")
+    if teacher and base and teacher["auroc"] > base["auroc"]:
+        for name, r in results.items():
+            if name.startswith("entailment ("):
+                closed = (r["auroc"] - base["auroc"]) / (teacher["auroc"] - base["auroc"])
+                print(f"{name}: closes {closed:.0%} of the AUROC gap between the rule-trained verifier and the "
+                      f"teacher (goal: 50%)")
     print(f"entailment model: {results['cross-encoder']['_model']}", file=sys.stderr)
 
 

@@ -5,6 +5,9 @@ the trained MiniLM verifier reaches 0.86) but slowly, so the prompt is built to 
 with the answer's own prompt up to and including the sources (:func:`pilotfish.core.prompts.judge_messages`),
 and a llama.cpp model runs each claim as a one-step job in the sequence whose cache already holds that
 prefix, so only the claim's few tokens are computed.
+
+It lives in the host because two areas use it: the ``entailment`` verifier (``model = "qwen2.5-1.5b"``)
+and the data tools, whose ``synthesize claims`` labels training claims with the same judge.
 """
 
 from __future__ import annotations

@@ -154,6 +154,32 @@ def register_commands(cli: Any) -> None:
         write_jsonl(out, res.records)
         _report(res.report)
 
+    @synthesize.command(name="claims")
+    @click.option("--corpus", required=True, help="a folder of <topic>/<article>.txt files, or 'bbc' (the packaged BBC corpus)")
+    @click.option("--model", "-m", default="qwen2.5-1.5b", show_default=True, help="the teacher (a white-box model)")
+    @click.option("--contexts", type=click.IntRange(min=1), default=500, show_default=True,
+                  help="contexts (2-4 sentences of an article), each with one rule-made claim")
+    @click.option("--exclude", "exclude", multiple=True, type=click.Path(dir_okay=False, exists=True),
+                  help="JSONL with doc_id fields (e.g. an evaluation set): its articles, and copies of them, are "
+                       "left out (repeatable)")
+    @click.option("--no-write", is_flag=True, help="judge only the rule-made claims (the teacher writes none)")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
+    @_with_engine
+    def claims(corpus: str, model: str, contexts: int, exclude: tuple[str, ...], no_write: bool, seed: int, out: str,
+               **engine: Any) -> None:
+        """The large model judges claims about article passages (rule-made ones, and ones it writes: true,
+        joined, changed, added); its P(supported) is the soft label for `train verifier --teacher`."""
+        from .records import write_jsonl
+        from .teacher_claims import claim_contexts
+
+        records = claim_contexts(corpus, contexts, exclude=exclude, seed=seed)
+        click.echo(f"{len(records)} contexts from {corpus}", err=True)
+        job = {"op": "synthesize", "method": "claims", "model": model, "params": {"seed": seed, "write": not no_write}}
+        res = _run_job(job, records, **engine)
+        write_jsonl(out, res.records)
+        _report(res.report)
+
     @synthesize.command(name="qa-file")
     @click.option("--questions", required=True, type=click.Path(exists=True),
                   help="teacher questions: a `synthesize questions` output JSONL or its --state-dir folder of shards")

@@ -59,6 +59,11 @@ class Synthesis(Plugin):
 
             _params(p, {"n", "unanswerable_every", "seed", "max_tokens"}, method)
             return teacher_questions(records, model, **p)
+        if method == "claims":
+            from .teacher_claims import teacher_claims
+
+            _params(p, {"seed", "write", "max_tokens"}, method)
+            return teacher_claims(records, model, **p)
         return None
 
 

@@ -44,12 +44,19 @@ def register(cli: Any) -> None:
               help="synthetic claims the calibrated head (alignment + fact-check features) is fitted on; 0 = no head")
 @click.option("--head-only", is_flag=True,
               help="only (re)fit the head of the existing checkpoint in --out (default: the trained verifier)")
+@click.option("--teacher", "teacher", multiple=True, type=click.Path(exists=True),
+              help="claims judged by the large model (`pilotfish synthesize claims` output or its --state-dir): "
+                   "distilled as soft labels into the cross-encoder and the head (repeatable)")
+@click.option("--base", type=click.Path(file_okay=False, exists=True), default=None,
+              help="start from this checkpoint (e.g. a trained verifier, to add the teacher's labels) instead of MiniLM")
+@click.option("--teacher-weight", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="weight of a judged claim against a rule-made one in the cross-encoder's loss")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
 def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
                            head_lr: float, paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
-                           max_articles: int | None, head_examples: int, head_only: bool, quiet: bool,
-                           force: bool) -> None:
+                           max_articles: int | None, head_examples: int, head_only: bool, teacher: tuple[str, ...],
+                           teacher_weight: float, base: str | None, quiet: bool, force: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
     from pilotfish.data.articles import packaged_bbc_dir
 
@@ -66,7 +73,7 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
 
         from pilotfish.models.cache import default_verifier_path
 
-        from .train import fit_head
+        from .train import fit_head, teacher_rows
 
         target = Path(out).expanduser() if out else default_verifier_path()
         if not (target / "config.json").is_file():
@@ -75,7 +82,7 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
         if head_examples < 30:
             raise InputError("--head-only needs --head-examples of at least 30")
         meta = fit_head(target, corpus, examples=head_examples, seed=seed + 1, exclude_docs=excluded,
-                        progress=not quiet)
+                        progress=not quiet, teacher=teacher_rows(teacher, excluded) if teacher else ())
         click.echo(f"head written to {target} ({meta['examples']} examples, {meta['seconds']:.0f} s; accuracy on "
                    f"held-out synthetic claims {meta['synthetic_val_accuracy']:.3f}, cross-encoder alone "
                    f"{meta['cross_encoder_val_accuracy']:.3f})")
@@ -83,7 +90,7 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
     stats = train_verifier(corpus, out, examples=examples, epochs=epochs, batch_size=batch_size, lr=lr,
                            head_lr=head_lr, paraphrases=paraphrases, exclude_docs=excluded, head_examples=head_examples,
                            max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet,
-                           force=force)
+                           teacher=teacher, teacher_weight=teacher_weight, base=base, force=force)
     click.echo(f"verifier written to {stats['out']} ({stats['train_examples']} examples, {stats['steps']} steps, "
                f"{stats['seconds']:.0f} s; accuracy on held-out synthetic claims {stats['synthetic_val_accuracy']:.3f})")
 

@@ -8,7 +8,7 @@ Two kinds of judge:
   :mod:`pilotfish.verifiers.scoring`): label ``supported`` / ``contradicted`` / ``unsupported``, the
   evidence sentence and the id of the passage it comes from; 40 claims/s;
 - a causal LM (``model = "qwen2.5-1.5b"``) answers "is this claim supported by the sources?" and its
-  P(yes) against P(no) is the score (:mod:`pilotfish.verifiers.judge`): labels ``supported`` /
+  P(yes) against P(no) is the score (:mod:`pilotfish.core.judge`): labels ``supported`` /
   ``unsupported``, the passage the claim cites as evidence; ~1 s a claim on llama.cpp.
 
 ``model = "auto"`` (the default) uses the NLI verifier ``pilotfish train verifier`` wrote when it exists
@@ -30,11 +30,11 @@ from typing import Any
 from pydantic import Field
 
 from pilotfish.core.hookspecs import hookimpl
+from pilotfish.core.judge import LLMJudge
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import Document, Request, Verdict
 
 from .claims import split_claims
-from .judge import LLMJudge
 from .nli import QUALITY_FLOOR, load_nli, trained_verifier_score
 from .scoring import score_claims
 

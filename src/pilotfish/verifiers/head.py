@@ -187,7 +187,8 @@ class VerifierHead:
 
     @classmethod
     def fit(cls, x: Any, y: Any, l2: float = 1.0, meta: dict[str, Any] | None = None) -> VerifierHead:
-        """Fit on features ``x`` [n, F] and labels ``y`` (0 entail, 1 neutral, 2 contradiction).
+        """Fit on features ``x`` [n, F] and labels ``y`` (0 entail, 1 neutral, 2 contradiction), or
+        probability targets ``y`` [n, 3] in that order (a teacher's soft labels).
 
         ``l2``: weight of the squared-norm penalty relative to the summed log loss (like
         scikit-learn's ``1 / C``); the full-batch problem is convex and solved with L-BFGS.
@@ -195,9 +196,12 @@ class VerifierHead:
         import torch
 
         x = np.asarray(x, dtype=np.float32)
-        y_arr = np.asarray(y, dtype=np.int64)
-        if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(x) != len(y_arr) or len(x) < 6:
-            raise ValueError(f"need features of shape [n >= 6, {len(FEATURES)}] and n labels, got {x.shape} / {y_arr.shape}")
+        y_arr = np.asarray(y)
+        y_arr = y_arr.astype(np.float32) if y_arr.ndim == 2 else y_arr.astype(np.int64)
+        if (x.ndim != 2 or x.shape[1] != len(FEATURES) or len(x) != len(y_arr) or len(x) < 6
+                or (y_arr.ndim == 2 and y_arr.shape[1] != 3)):
+            raise ValueError(f"need features of shape [n >= 6, {len(FEATURES)}] and n labels (or [n, 3] targets), "
+                             f"got {x.shape} / {y_arr.shape}")
         mean = x.mean(axis=0)
         scale = x.std(axis=0)
         scale[scale < 1e-6] = 1.0

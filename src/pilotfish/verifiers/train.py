@@ -1,4 +1,6 @@
-"""``pilotfish train verifier``: a MiniLM cross-encoder trained on FactCC-style synthetic claims.
+"""``pilotfish train verifier``: a MiniLM cross-encoder trained on FactCC-style synthetic claims, and
+optionally distilled from the large model's judgements (``teacher``: claims judged by ``pilotfish
+synthesize claims``, whose P(supported) is a soft label).
 
 The checkpoint is a standard Hugging Face sequence-classification folder
 (``save_pretrained`` with ``id2label = {0: entailment, 1: neutral, 2: contradiction}``), so it
@@ -12,9 +14,11 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pilotfish.core.errors import InputError
 from pilotfish.data.articles import load_articles
@@ -24,6 +28,43 @@ from pilotfish.models.cache import default_verifier_path
 from .nli import CANONICAL
 
 LABEL_IDS = {"supported": 0, "unsupported": 1, "contradicted": 2}
+
+
+def soft_target(p_supported: float, label: str) -> list[float]:
+    """Target probabilities (supported, unsupported, contradicted) for a claim the teacher judged: its
+    P(supported), and the rest on the kind of error the claim was made with (split evenly for a claim
+    made to be supported)."""
+    p = min(1.0, max(0.0, float(p_supported)))
+    rest = 1.0 - p
+    if label == "unsupported":
+        return [p, rest, 0.0]
+    if label == "contradicted":
+        return [p, 0.0, rest]
+    return [p, rest / 2, rest / 2]
+
+
+def hard_target(label: str) -> list[float]:
+    out = [0.0, 0.0, 0.0]
+    out[LABEL_IDS[label]] = 1.0
+    return out
+
+
+def teacher_rows(paths: Sequence[str | Path], exclude_docs: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The judged claims of ``paths`` as training rows (context, claim, target), without excluded articles."""
+    from pilotfish.data.teacher_claims import read_teacher_claims
+
+    banned = set(exclude_docs)
+    return [{"context": r["context"], "claim": r["claim"], "target": soft_target(r["p_supported"], r["label"]),
+             "p_supported": float(r["p_supported"]), "label": r["label"], "kind": r.get("kind", "")}
+            for r in read_teacher_claims(list(paths)) if r.get("doc_id") not in banned]
+
+
+def split_by_context(rows: list[dict[str, Any]], share: float = 0.05, seed: int = 0) -> tuple[list[Any], list[Any]]:
+    """(held out, train): whole contexts go to one side, so no claim's context is trained on and judged."""
+    contexts = sorted({r["context"] for r in rows})
+    random.Random(seed).shuffle(contexts)
+    held = set(contexts[:max(1, int(len(contexts) * share))]) if len(contexts) > 1 else set()
+    return [r for r in rows if r["context"] in held], [r for r in rows if r["context"] not in held]
 
 
 def _tqdm(total: int, desc: str, enabled: bool) -> Any:
@@ -50,6 +91,8 @@ def train_verifier(
     base: str | Path | None = None,
     max_articles: int | None = None,
     head_examples: int = 3000,
+    teacher: Sequence[str | Path] = (),
+    teacher_weight: float = 1.0,
     progress: bool = True,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -64,6 +107,10 @@ def train_verifier(
     cross-encoder alone 0.700 vs 0.652.
     ``head_examples``: synthetic claims (a fresh draw, other seed) the calibrated head of
     :mod:`pilotfish.verifiers.head` is fitted on; 0 = no head.
+    ``teacher``: files or state folders of ``pilotfish synthesize claims``: their claims join the
+    training data with the teacher's P(supported) as a soft label (:func:`soft_target`), weighted
+    ``teacher_weight`` against a rule-made claim, and join the head's data too; 5% of their contexts are
+    held out to report agreement with the teacher.
     ``force``: replace ``out`` even when it is a non-empty folder pilotfish did not write (refused
     otherwise, before any work).
     """
@@ -71,6 +118,13 @@ def train_verifier(
 
     if examples < 6:
         raise InputError(f"--examples must be at least 6, got {examples}")
+    if teacher_weight <= 0:
+        raise InputError(f"--teacher-weight must be > 0, got {teacher_weight}")
+    if base is not None and not (Path(base).expanduser() / "config.json").is_file():
+        raise InputError(f"--base {base} is not a checkpoint folder (no config.json)")
+    judged = teacher_rows(teacher, exclude_docs) if teacher else []
+    if teacher and not judged:
+        raise InputError("the teacher claims hold no claim outside the excluded articles")
     out_dir = check_output_dir(Path(out).expanduser() if out else default_verifier_path(), force)
     import torch
     import transformers
@@ -94,7 +148,10 @@ def train_verifier(
                       progress=bar.update)
     bar.close()
     n_val = max(3, len(data) // 20)
-    val, train = data[:n_val], data[n_val:]
+    val = [{"context": e.context, "claim": e.claim, "target": hard_target(e.label), "weight": 1.0} for e in data[:n_val]]
+    train = [{"context": e.context, "claim": e.claim, "target": hard_target(e.label), "weight": 1.0} for e in data[n_val:]]
+    teacher_val, teacher_train = split_by_context(judged, seed=seed)
+    train += [{**r, "weight": teacher_weight} for r in teacher_train]
 
     base_path = str(base or minilm_path())
     tokenizer = transformers.AutoTokenizer.from_pretrained(base_path)
@@ -119,23 +176,25 @@ def train_verifier(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
 
-    def batches(rows: list[Example], shuffle: bool) -> Any:
+    def batches(rows: list[dict[str, Any]], shuffle: bool) -> Any:
         rows = list(rows)
         if shuffle:
             random.shuffle(rows)
         for i in range(0, len(rows), batch_size):
             chunk = rows[i:i + batch_size]
-            enc = tokenizer([r.context for r in chunk], [r.claim for r in chunk], truncation="longest_first",
+            enc = tokenizer([r["context"] for r in chunk], [r["claim"] for r in chunk], truncation="longest_first",
                             max_length=max_length, padding=True, return_tensors="pt")
-            yield enc, torch.tensor([LABEL_IDS[r.label] for r in chunk])
+            yield enc, torch.tensor([r["target"] for r in chunk]), torch.tensor([r.get("weight", 1.0) for r in chunk])
 
     model.train()
     bar = _tqdm(steps, "training verifier", progress)
     done, losses, stopped = 0, [], False
     deadline = start + max_minutes * 60 if max_minutes else None
     for _ in range(epochs):
-        for enc, labels in batches(train, True):
-            loss = model(**enc, labels=labels).loss
+        for enc, targets, weights in batches(train, True):
+            # cross-entropy against target probabilities: a one-hot rule label or the teacher's soft label
+            logp = torch.log_softmax(model(**enc).logits, dim=-1)
+            loss = (-(targets * logp).sum(-1) * weights).sum() / weights.sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -154,9 +213,12 @@ def train_verifier(
 
     model.eval()
     correct = 0
+    teacher_p: list[float] = []
     with torch.inference_mode():
-        for enc, labels in batches(val, False):
-            correct += int((model(**enc).logits.argmax(-1) == labels).sum())
+        for enc, targets, _ in batches(val, False):
+            correct += int((model(**enc).logits.argmax(-1) == targets.argmax(-1)).sum())
+        for enc, _, _ in batches(teacher_val, False):
+            teacher_p += torch.softmax(model(**enc).logits, dim=-1)[:, 0].tolist()
     stats = {
         "base": base_path, "corpus": str(corpus), "articles": len(articles), "examples": len(data),
         "train_examples": len(train), "steps": done, "planned_steps": steps, "stopped_early": stopped,
@@ -167,13 +229,18 @@ def train_verifier(
         "excluded_docs": len(set(exclude_docs)), "seed": seed, "max_length": max_length,
         "seconds": round(time.perf_counter() - start, 1), "out": str(out_dir),
     }
+    if judged:
+        stats["teacher"] = {"files": [str(t) for t in teacher], "claims": len(judged), "train": len(teacher_train),
+                            "held_out": len(teacher_val), "weight": teacher_weight,
+                            **_agreement([r["p_supported"] for r in teacher_val], teacher_p)}
 
     def write(tmp: Path) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if head_examples > 0:
-            stats["head"] = fit_head(tmp, articles, examples=head_examples, seed=seed + 1, progress=progress)
+            stats["head"] = fit_head(tmp, articles, examples=head_examples, seed=seed + 1, progress=progress,
+                                     teacher=teacher_train)
         stats["seconds"] = round(time.perf_counter() - start, 1)
         (tmp / "pilotfish_verifier.json").write_text(json.dumps(stats, indent=2))
 
@@ -189,12 +256,14 @@ with them the head's balanced accuracy on the dev claims rose on both training s
 
 
 def fit_head(model_dir: str | Path, corpus: str | Path | list[Any], *, examples: int = 3000, seed: int = 1,
-             exclude_docs: Iterable[str] = (), l2: float = 3.0, progress: bool = True) -> dict[str, Any]:
+             exclude_docs: Iterable[str] = (), l2: float = 3.0, progress: bool = True,
+             teacher: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Fit the calibrated head (:mod:`pilotfish.verifiers.head`) of the checkpoint in ``model_dir``.
 
     ``corpus``: a corpus folder or already loaded articles. The claims are a fresh synthetic
-    draw; 5% are held out to report the head's accuracy. Writes ``pilotfish_head.json`` into
-    ``model_dir`` and returns its stats.
+    draw; 5% are held out to report the head's accuracy. ``teacher``: judged claims (rows of
+    :func:`teacher_rows`) fitted with their soft targets beside them. Writes ``pilotfish_head.json``
+    into ``model_dir`` and returns its stats.
     """
     from .head import FEATURES, VerifierHead
     from .nli import NLIModel
@@ -214,17 +283,37 @@ def fit_head(model_dir: str | Path, corpus: str | Path | list[Any], *, examples:
     x = nli.features(premises, claims, probs)
     y = [LABEL_IDS[e.label] for e in data]
     n_val = max(3, len(data) // 20)
-    head = VerifierHead.fit(x[n_val:], y[n_val:], l2=l2)
+    if teacher:
+        tp, tc = [r["context"] for r in teacher], [r["claim"] for r in teacher]
+        tx = nli.features(tp, tc, nli.predict(tp, tc))
+        targets = np.array([hard_target(e.label) for e in data[n_val:]] + [r["target"] for r in teacher])
+        head = VerifierHead.fit(np.concatenate([x[n_val:], tx]), targets, l2=l2)
+    else:
+        head = VerifierHead.fit(x[n_val:], y[n_val:], l2=l2)
     bar.update(1)
     bar.close()
     acc_head = float((head.predict_proba(x[:n_val]).argmax(1) == y[:n_val]).mean())
     acc_raw = float((probs[:n_val].argmax(1) == y[:n_val]).mean())
     meta = {"examples": len(data), "seed": seed, "l2": l2, "features": len(FEATURES),
             "synthetic_val_accuracy": round(acc_head, 4), "cross_encoder_val_accuracy": round(acc_raw, 4),
+            "teacher_claims": len(teacher),
             "seconds": round(time.perf_counter() - start, 1)}
     head.meta = meta
     head.save(model_dir)
     return meta
+
+
+def _agreement(teacher_p: list[float], student_p: list[float]) -> dict[str, Any]:
+    """How well the student's P(supported) follows the teacher's on held-out judged claims."""
+    if not teacher_p:
+        return {}
+    from .evaluate import auroc
+
+    y = [int(p >= 0.5) for p in teacher_p]
+    out: dict[str, Any] = {"mean_abs_diff": round(float(np.mean(np.abs(np.array(teacher_p) - np.array(student_p)))), 4)}
+    if 0 < sum(y) < len(y):
+        out["auroc_vs_teacher"] = round(auroc(y, student_p), 4)
+    return out
 
 
 def _count(data: list[Example]) -> dict[str, int]:
