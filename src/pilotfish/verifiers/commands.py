@@ -51,12 +51,15 @@ def register(cli: Any) -> None:
               help="start from this checkpoint (e.g. a trained verifier, to add the teacher's labels) instead of MiniLM")
 @click.option("--teacher-weight", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="weight of a judged claim against a rule-made one in the cross-encoder's loss")
+@click.option("--teacher-in-head", is_flag=True,
+              help="also fit the calibrated head on the teacher's soft labels (measured worse on the dev claims)")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
 def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
                            head_lr: float, paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
                            max_articles: int | None, head_examples: int, head_only: bool, teacher: tuple[str, ...],
-                           teacher_weight: float, base: str | None, quiet: bool, force: bool) -> None:
+                           teacher_weight: float, teacher_in_head: bool, base: str | None, quiet: bool,
+                           force: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
     from pilotfish.data.articles import packaged_bbc_dir
 
@@ -90,7 +93,8 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
     stats = train_verifier(corpus, out, examples=examples, epochs=epochs, batch_size=batch_size, lr=lr,
                            head_lr=head_lr, paraphrases=paraphrases, exclude_docs=excluded, head_examples=head_examples,
                            max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet,
-                           teacher=teacher, teacher_weight=teacher_weight, base=base, force=force)
+                           teacher=teacher, teacher_weight=teacher_weight, teacher_in_head=teacher_in_head, base=base,
+                           force=force)
     click.echo(f"verifier written to {stats['out']} ({stats['train_examples']} examples, {stats['steps']} steps, "
                f"{stats['seconds']:.0f} s; accuracy on held-out synthetic claims {stats['synthetic_val_accuracy']:.3f})")
 

@@ -93,6 +93,7 @@ def train_verifier(
     head_examples: int = 3000,
     teacher: Sequence[str | Path] = (),
     teacher_weight: float = 1.0,
+    teacher_in_head: bool = False,
     progress: bool = True,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -109,8 +110,9 @@ def train_verifier(
     :mod:`pilotfish.verifiers.head` is fitted on; 0 = no head.
     ``teacher``: files or state folders of ``pilotfish synthesize claims``: their claims join the
     training data with the teacher's P(supported) as a soft label (:func:`soft_target`), weighted
-    ``teacher_weight`` against a rule-made claim, and join the head's data too; 5% of their contexts are
-    held out to report agreement with the teacher.
+    ``teacher_weight`` against a rule-made claim (and the head's data with ``teacher_in_head``: measured
+    worse, see docs/verification.md); 5% of their contexts are held out to report agreement with the
+    teacher.
     ``force``: replace ``out`` even when it is a non-empty folder pilotfish did not write (refused
     otherwise, before any work).
     """
@@ -240,7 +242,7 @@ def train_verifier(
         tokenizer.save_pretrained(tmp)
         if head_examples > 0:
             stats["head"] = fit_head(tmp, articles, examples=head_examples, seed=seed + 1, progress=progress,
-                                     teacher=teacher_train)
+                                     teacher=teacher_train if teacher_in_head else ())
         stats["seconds"] = round(time.perf_counter() - start, 1)
         (tmp / "pilotfish_verifier.json").write_text(json.dumps(stats, indent=2))
 
