@@ -101,6 +101,7 @@ def claim_contexts(corpus: str, n: int, *, exclude: Sequence[str] = (), seed: in
     for f in exclude:
         banned |= read_doc_ids(f)
     articles = load_articles(root)
+
     def body(a: Any) -> str:
         return " ".join(a.sentences)
 

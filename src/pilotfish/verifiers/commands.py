@@ -46,7 +46,7 @@ def register(cli: Any) -> None:
               help="only (re)fit the head of the existing checkpoint in --out (default: the trained verifier)")
 @click.option("--teacher", "teacher", multiple=True, type=click.Path(exists=True),
               help="claims judged by the large model (`pilotfish synthesize claims` output or its --state-dir): "
-                   "distilled as soft labels into the cross-encoder and the head (repeatable)")
+                   "soft labels for the cross-encoder (with --head-only: for the head) (repeatable)")
 @click.option("--base", type=click.Path(file_okay=False, exists=True), default=None,
               help="start from this checkpoint (e.g. a trained verifier, to add the teacher's labels) instead of MiniLM")
 @click.option("--teacher-weight", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
