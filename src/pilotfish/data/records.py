@@ -126,6 +126,29 @@ def iter_jsonl(path: str | Path, what: str = "file") -> Iterator[tuple[str, dict
             yield f"{p}: line {lineno}", rec
 
 
+def iter_job_records(paths: Iterable[str | Path], what: str, missing: str,
+                     empty: str) -> Iterator[tuple[str, Any]]:
+    """``(where, record)`` for every record of a data job's outputs: JSONL files of one record a line, or
+    the job's ``--state-dir`` folders / shard files (``{"records": [...]}`` a line). ``missing`` and
+    ``empty`` are the errors for a path that does not exist and for no file at all (``{}``: the path(s))."""
+    paths = list(paths)
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p).expanduser()
+        if p.is_dir():
+            files += sorted(p.glob("shard-*.jsonl")) or sorted(p.glob("*.jsonl"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(missing.format(p))
+    if not files:
+        raise InputError(empty.format(", ".join(str(p) for p in paths)))
+    for f in files:
+        for where, row in iter_jsonl(f, what):
+            for rec in (row.get("records") if "records" in row else [row]) or []:
+                yield where, rec
+
+
 def _decode(path: Path, lineno: int, raw: bytes) -> str:
     try:
         return raw.decode("utf-8")

@@ -21,7 +21,7 @@ from typing import Any
 from pilotfish.core.errors import InputError
 from pilotfish.core.models import get_model
 
-from .records import Record, derive, iter_jsonl, provenance
+from .records import Record, derive, iter_job_records, provenance
 from .synthesis import SynthesisReport, SynthesisResult
 
 PROMPT_VERSION = "teacher-questions-v1"
@@ -194,24 +194,11 @@ def corpus_passages(corpus: str, *, exclude: Sequence[str] = (), sample: int | N
 def read_teacher_records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """Teacher question records from ``questions.jsonl`` files (one record a line) or the job's shard
     files / state folders (``{"records": [...]}`` a line)."""
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            files += sorted(p.glob("shard-*.jsonl")) or sorted(p.glob("*.jsonl"))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"teacher data {p} does not exist")
-    if not files:
-        raise InputError(f"no teacher question files in {', '.join(str(p) for p in paths)}")
     out: list[dict[str, Any]] = []
-    for f in files:
-        for where, row in iter_jsonl(f, "teacher questions"):
-            rows = row.get("records") if "records" in row else [row]
-            for r in rows or []:
-                if not isinstance(r, dict) or not str(r.get("question", "")).strip() or "passage" not in r:
-                    raise InputError(f"{where}: a teacher record needs 'question' and 'passage' "
-                                     "(made by `pilotfish synthesize questions`)")
-                out.append(r)
+    for where, r in iter_job_records(paths, "teacher questions", "teacher data {} does not exist",
+                                     "no teacher question files in {}"):
+        if not isinstance(r, dict) or not str(r.get("question", "")).strip() or "passage" not in r:
+            raise InputError(f"{where}: a teacher record needs 'question' and 'passage' "
+                             "(made by `pilotfish synthesize questions`)")
+        out.append(r)
     return out

@@ -87,16 +87,14 @@ def parse_statements(raw: str) -> list[tuple[str, str]]:
 def claim_contexts(corpus: str, n: int, *, exclude: Sequence[str] = (), seed: int = 0) -> list[Record]:
     """``n`` contexts with one rule-made claim each (a third per label), from a corpus folder or ``bbc``,
     without the articles named in the ``exclude`` files (JSONL with ``doc_id``) or copies of their text."""
-    from pathlib import Path
-
     from .articles import load_articles
     from .claims import synthesize
-    from .corpora import bbc_dir
+    from .corpora import resolve_corpus
     from .records import read_doc_ids
 
     if n < 1:
         raise InputError(f"the number of contexts must be >= 1, got {n}")
-    root = bbc_dir() if corpus == "bbc" else Path(corpus)
+    root = resolve_corpus(corpus)
     banned: set[str] = set()
     for f in exclude:
         banned |= read_doc_ids(f)
@@ -157,31 +155,17 @@ def read_teacher_claims(paths: Sequence[Any]) -> list[Record]:
     """Judged claims from ``synthesize claims`` outputs: JSONL files (one record a line) or the job's
     ``--state-dir`` folders of shards (``{"records": [...]}`` a line). Each needs ``context``, ``claim``,
     ``label`` and ``p_supported`` in [0, 1]."""
-    from pathlib import Path
+    from .records import iter_job_records
 
-    from .records import iter_jsonl
-
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p).expanduser()
-        if p.is_dir():
-            files += sorted(p.glob("shard-*.jsonl")) or sorted(p.glob("*.jsonl"))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"teacher claims {p} do not exist")
-    if not files:
-        raise InputError(f"no teacher claim files in {', '.join(str(p) for p in paths)}")
     out: list[Record] = []
-    for f in files:
-        for where, row in iter_jsonl(f, "teacher claims"):
-            for r in (row.get("records") if "records" in row else [row]) or []:
-                p = r.get("p_supported") if isinstance(r, dict) else None
-                ok = isinstance(r, dict) and all(str(r.get(k, "")).strip() for k in ("context", "claim", "label"))
-                if not ok or not isinstance(p, (int, float)) or not 0.0 <= float(p) <= 1.0:
-                    raise InputError(f"{where}: a judged claim needs context, claim, label and p_supported in [0, 1] "
-                                     "(made by `pilotfish synthesize claims`)")
-                if r["label"] not in KIND_LABELS:
-                    raise InputError(f"{where}: label {r['label']!r} is not one of {', '.join(KIND_LABELS)}")
-                out.append(r)
+    for where, r in iter_job_records(paths, "teacher claims", "teacher claims {} do not exist",
+                                     "no teacher claim files in {}"):
+        p = r.get("p_supported") if isinstance(r, dict) else None
+        ok = isinstance(r, dict) and all(str(r.get(k, "")).strip() for k in ("context", "claim", "label"))
+        if not ok or not isinstance(p, (int, float)) or not 0.0 <= float(p) <= 1.0:
+            raise InputError(f"{where}: a judged claim needs context, claim, label and p_supported in [0, 1] "
+                             "(made by `pilotfish synthesize claims`)")
+        if r["label"] not in KIND_LABELS:
+            raise InputError(f"{where}: label {r['label']!r} is not one of {', '.join(KIND_LABELS)}")
+        out.append(r)
     return out
