@@ -1,8 +1,10 @@
 """Contrastive decoding vs greedy decoding on open-ended continuations of BBC headlines.
 
-    python benchmarks/contrastive.py [--prompts 12] [--tokens 80] [--amateur truncate:16:smollm2-135m]
+    python benchmarks/contrastive.py [--prompts 12] [--tokens 80] [--expert smollm2-135m]
+        [--amateur truncate:16:smollm2-135m] [--beta 0.5] [--alpha 0.1]
 
-Expert: SmolLM2-135M-Instruct. Prints, per decoder, the repetition rate (share of 4-grams that
+The real pair: ``--expert qwen2.5-1.5b --amateur qwen2.5-small-base`` (Qwen2.5-1.5B on llama.cpp, and the
+first 4 of its layers distilled from it by ``pilotfish train proxy-pair``: the same tokenizer). Prints, per decoder, the repetition rate (share of 4-grams that
 repeat an earlier 4-gram of the same text: lower is better), distinct-2 (share of unique bigrams:
 higher is better) and seconds per answer, side by side.
 """
@@ -40,15 +42,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts", type=int, default=12)
     ap.add_argument("--tokens", type=int, default=80)
+    ap.add_argument("--expert", default="smollm2-135m")
     ap.add_argument("--amateur", default="truncate:16:smollm2-135m")
+    ap.add_argument("--beta", type=float, action="append", help="repeatable: one contrastive row per value (0.5)")
+    ap.add_argument("--alpha", type=float, default=0.1)
     args = ap.parse_args()
     prompts = [f"Write a short news report with the headline: {h}" for h in headlines(args.prompts)]
-    decoders = {
-        "greedy": pilotfish.Pilot(model="smollm2-135m"),
-        f"contrastive (amateur {args.amateur})": pilotfish.Pilot(
-            model="smollm2-135m", plugins=[Contrastive(amateur=args.amateur)]),
-    }
-    print(f"{len(prompts)} prompts, {args.tokens} new tokens each")
+    decoders = {"greedy": pilotfish.Pilot(model=args.expert)}
+    for beta in args.beta or [0.5]:
+        decoders[f"contrastive {args.amateur} b={beta}"] = pilotfish.Pilot(
+            model=args.expert, plugins=[Contrastive(amateur=args.amateur, beta=beta, alpha=args.alpha)])
+    print(f"expert {args.expert}: {len(prompts)} prompts, {args.tokens} new tokens each")
     print(f"{'decoder':<48} {'rep-4 (lower)':>14} {'distinct-2':>11} {'s/answer':>9}")
     for name, pilot in decoders.items():
         pilot.run("warm up", max_tokens=2)

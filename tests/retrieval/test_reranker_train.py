@@ -12,7 +12,7 @@ import pytest
 from pilotfish import PilotfishError, PilotfishWarning
 
 
-def _first_place_rate(model_dir: Path | None, groups: list[tuple[str, list[str]]]) -> float:
+def _first_place_rate(model_dir: Path | None, groups: list[tuple[str, list[str], list[float]]]) -> float:
     """Share of groups whose positive (listed first) gets the highest cross-encoder score."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -24,7 +24,7 @@ def _first_place_rate(model_dir: Path | None, groups: list[tuple[str, list[str]]
     tok = AutoTokenizer.from_pretrained(path)
     net = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).eval()
     wins = 0
-    for q, texts in groups:
+    for q, texts, _ in groups:
         enc = tok([q] * len(texts), texts, truncation="only_second", max_length=128, padding=True, return_tensors="pt")
         with torch.inference_mode():
             s = net(**enc).logits[:, 0]
@@ -138,8 +138,102 @@ def test_teacher_questions_are_matched_to_their_passages(tmp_path: Path) -> None
     one = sorted(docs)[0]
     assert all(p.doc_id != one for _, p in teacher_pairs(passages, (str(shard),), frozenset({one})))
     groups = make_groups(passages, RerankerTrainConfig(queries=0, group=3, teacher=(str(shard),)), random.Random(0))
-    assert [q for q, _ in groups] == [q for q, _ in pairs]
-    assert all(texts[0] == p.index_text() and len(texts) == 3 for (_, texts), (_, p) in zip(groups, pairs, strict=True))
+    assert [q for q, _, _ in groups] == [q for q, _ in pairs]
+    assert all(texts[0] == p.index_text() and len(texts) == 3 and target == [1.0, 0.0, 0.0]
+               for (_, texts, target), (_, p) in zip(groups, pairs, strict=True))
     (tmp_path / "notes.txt").write_text("Our team meets on Mondays. The budget review is in March.")
     with pytest.raises(InputError, match="names a passage of this corpus"):
         teacher_pairs(chunk_documents(load_directory(tmp_path).documents), (str(shard),))
+
+
+def _judged_shard(tmp_path: Path, neighbour_p: float) -> tuple[Path, list, list]:
+    """Judgements of shard 0's questions, written here: own passage 0.9, every other passage ``neighbour_p``."""
+    from pilotfish.data.teacher import read_teacher_records
+    from pilotfish.retrievers.documents import chunk_documents, load_directory
+
+    shard = Path(__file__).resolve().parents[2] / "datasets" / "teacher-questions" / "state" / "shard-00000.jsonl"
+    records = [r for r in read_teacher_records([shard]) if r["kind"] == "answerable"]
+    docs = {r["doc_id"] for r in records}
+    with pytest.warns(PilotfishWarning, match="undecodable"):
+        passages = chunk_documents([d for d in load_directory("bbc").documents if d.doc_id in docs])
+    out = tmp_path / f"judged-{neighbour_p}.jsonl"
+    out.write_text("".join(json.dumps({"question": r["question"], "passage_id": r["passage_id"],
+                                       "candidates": [{"id": p.id, "p_yes": 0.9 if p.id == r["passage_id"] else neighbour_p}
+                                                      for p in passages if p.doc_id == r["doc_id"]]}) + "\n"
+                           for r in records))
+    return out, passages, records
+
+
+def test_soft_labels_spread_the_target_onto_passages_the_teacher_says_answer(tmp_path: Path) -> None:
+    """A judged teacher question's group takes its negatives among the judged passages of the article, and its
+    target gives a neighbour the teacher says answers too a share of the mass; errors for judgements without
+    their questions, and for judgements of other questions."""
+    from pilotfish.core.errors import InputError
+    from pilotfish.retrievers.reranker_train import (
+        RerankerTrainConfig,
+        make_groups,
+        soft_target,
+        train_reranker,
+    )
+
+    assert soft_target([0.5, 0.5]) == pytest.approx([0.5, 0.5])
+    assert soft_target([0.9, 0.1]) == pytest.approx([81 / 82, 1 / 82])
+    shard = Path(__file__).resolve().parents[2] / "datasets" / "teacher-questions" / "state" / "shard-00000.jsonl"
+    yes, passages, records = _judged_shard(tmp_path, 0.9)
+    no, _, _ = _judged_shard(tmp_path, 0.01)
+    cfg = RerankerTrainConfig(queries=0, group=3, teacher=(str(shard),), judgements=(str(yes),), soft_weight=0.5)
+    groups = make_groups(passages, cfg, random.Random(0))
+    same_article = [g for g in groups if g[1][1].split(". ")[0] == g[1][0].split(". ")[0]]
+    assert len(groups) == len(records) and same_article
+    for _, _, target in same_article:  # odds 9 : 9 : 1/99 (own 0.9, a judged neighbour 0.9, another article 0.01)
+        assert target[0] == pytest.approx(0.5 + 0.5 * 891 / 1783) and target[1] == pytest.approx(0.5 * 891 / 1783)
+    strict = make_groups(passages, RerankerTrainConfig(queries=0, group=3, teacher=(str(shard),),
+                                                       judgements=(str(no),)), random.Random(0))
+    assert all(t[0] > 0.99 for _, _, t in strict)
+    with pytest.raises(InputError, match="give the questions too"):
+        train_reranker("bbc", tmp_path / "x", RerankerTrainConfig(judgements=(str(yes),)))
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"question": "Who won?", "passage_id": "tech/001#0",
+                                 "candidates": [{"id": "tech/001#0", "p_yes": 0.9}]}) + "\n")
+    with pytest.warns(PilotfishWarning), pytest.raises(InputError, match="no judgement in"):
+        train_reranker("bbc", tmp_path / "y", RerankerTrainConfig(queries=1, teacher=(str(shard),),
+                                                                  judgements=(str(other),), steps=1))
+
+
+def test_the_teachers_judgements_change_what_the_reranker_learns(tmp_path: Path) -> None:
+    """Two real trainings on the same teacher questions differ only in the teacher's verdict on the other
+    passages of each article (they answer too, or they do not): the reranker trained on "they answer too"
+    separates the question's own passage from its neighbours by a smaller margin."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from pilotfish.retrievers.reranker_train import RerankerTrainConfig, train_reranker
+
+    shard = Path(__file__).resolve().parents[2] / "datasets" / "teacher-questions" / "state" / "shard-00000.jsonl"
+    yes, passages, records = _judged_shard(tmp_path, 0.9)
+    no, _, _ = _judged_shard(tmp_path, 0.01)
+    by_id = {p.id: p for p in passages}
+    margins = {}
+    for name, judged in (("yes", yes), ("no", no)):
+        cfg = RerankerTrainConfig(queries=0, group=3, batch_size=4, steps=30, max_length=128, lr=5e-5,
+                                  teacher=(str(shard),), judgements=(str(judged),), soft_weight=1.0)
+        with pytest.warns(PilotfishWarning):
+            out = train_reranker("bbc", tmp_path / name, cfg)
+        tok = AutoTokenizer.from_pretrained(str(out))
+        net = AutoModelForSequenceClassification.from_pretrained(str(out)).eval()
+        gaps = []
+        for r in records:
+            own = by_id[r["passage_id"]]
+            others = [p for p in passages if p.doc_id == own.doc_id and p.id != own.id]
+            if not others:
+                continue
+            texts = [own.index_text()] + [p.index_text() for p in others]
+            enc = tok([r["question"]] * len(texts), texts, truncation="only_second", max_length=128, padding=True,
+                      return_tensors="pt")
+            with torch.inference_mode():
+                s = net(**enc).logits[:, 0]
+            gaps.append(float(s[0] - s[1:].mean()))
+        margins[name] = sum(gaps) / len(gaps)
+        meta = json.loads((out / "pilotfish_reranker.json").read_text())
+        assert meta["judged_queries"] == meta["teacher_queries"] > 5 and meta["soft_weight"] == 1.0
+    assert margins["no"] > margins["yes"] + 1.0, margins  # measured: 10.8 against 0.24

@@ -34,7 +34,7 @@ def _first_ids(model: Any, words: Sequence[str]) -> list[int]:
 
 
 class LLMJudge:
-    """Judges claims with a white-box causal LM (any model with ``first_token_logprobs``)."""
+    """Judges claims (or any yes/no question) with a white-box causal LM (any model with ``first_token_logprobs``)."""
 
     def __init__(self, model: Any):
         if not getattr(model, "white_box", False):
@@ -45,13 +45,14 @@ class LLMJudge:
 
     def p_supported(self, request: Request, documents: Sequence[Document], claims: Sequence[str]) -> list[float]:
         """P(yes) / (P(yes) + P(no)) of the first answer token, per claim."""
-        out = []
-        for claim in claims:
-            logp = self.model.first_token_logprobs(judge_messages(request, documents, claim))
-            yes = _logsumexp([float(logp[i]) for i in self.yes])
-            no = _logsumexp([float(logp[i]) for i in self.no])
-            out.append(1.0 / (1.0 + math.exp(no - yes)))
-        return out
+        return [self.p_yes(judge_messages(request, documents, claim)) for claim in claims]
+
+    def p_yes(self, prompt: Any) -> float:
+        """P(yes) / (P(yes) + P(no)) of the first answer token to any yes/no ``prompt`` (messages or text)."""
+        logp = self.model.first_token_logprobs(prompt)
+        yes = _logsumexp([float(logp[i]) for i in self.yes])
+        no = _logsumexp([float(logp[i]) for i in self.no])
+        return 1.0 / (1.0 + math.exp(no - yes))
 
 
 def _logsumexp(values: Sequence[float]) -> float:

@@ -78,7 +78,7 @@ def register_commands(cli: Any) -> None:
 
     @cli.group(name="synthesize")
     def synthesize() -> None:
-        """Make training data with a model: from scratch, label-only, paraphrase, teacher questions; dedup."""
+        """Make training data with a model: from scratch, label-only, paraphrase, teacher questions, claims and judgements."""
 
     @synthesize.command(name="scratch")
     @click.option("--task", required=True, help="what the examples are for, in words")
@@ -176,6 +176,35 @@ def register_commands(cli: Any) -> None:
         records = claim_contexts(corpus, contexts, exclude=exclude, seed=seed)
         click.echo(f"{len(records)} contexts from {corpus}", err=True)
         job = {"op": "synthesize", "method": "claims", "model": model, "params": {"seed": seed, "write": not no_write}}
+        res = _run_job(job, records, **engine)
+        write_jsonl(out, res.records)
+        _report(res.report)
+
+    @synthesize.command(name="judgements")
+    @click.option("--questions", "questions_in", required=True, multiple=True, type=click.Path(exists=True),
+                  help="teacher questions: a `synthesize questions` output JSONL or its --state-dir folder (repeatable)")
+    @click.option("--corpus", required=True, help="the corpus the questions were written about (a folder, or 'bbc')")
+    @click.option("--model", "-m", default="qwen2.5-1.5b", show_default=True, help="the teacher (a white-box model)")
+    @click.option("--candidates", type=click.IntRange(min=1), default=4, show_default=True,
+                  help="passages of the question's article judged per question, its own included")
+    @click.option("--sample", type=click.IntRange(min=1), default=None, help="judge N questions (seeded sample)")
+    @click.option("--exclude", "exclude", multiple=True, type=click.Path(dir_okay=False, exists=True),
+                  help="JSONL with doc_id fields (e.g. an evaluation set): drop questions on its articles (repeatable)")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
+    @_with_engine
+    def judgements(questions_in: tuple[str, ...], corpus: str, model: str, candidates: int, sample: int | None,
+                   exclude: tuple[str, ...], seed: int, out: str, **engine: Any) -> None:
+        """The large model judges whether passages of a teacher question's article answer it; its P(yes) is
+        the soft label for `train reranker --judgements`."""
+        from .records import write_jsonl
+        from .teacher_judgements import judgement_inputs
+
+        records = judgement_inputs(questions_in, corpus, exclude=exclude, sample=sample, seed=seed,
+                                   candidates=candidates)
+        click.echo(f"{len(records)} questions, {sum(len(r['candidates']) for r in records)} passages to judge",
+                   err=True)
+        job = {"op": "synthesize", "method": "judgements", "model": model, "params": {"seed": seed}}
         res = _run_job(job, records, **engine)
         write_jsonl(out, res.records)
         _report(res.report)

@@ -64,6 +64,11 @@ class Synthesis(Plugin):
 
             _params(p, {"seed", "write", "max_tokens"}, method)
             return teacher_claims(records, model, **p)
+        if method == "judgements":
+            from .teacher_judgements import teacher_judgements
+
+            _params(p, {"seed"}, method)
+            return teacher_judgements(records, model, **p)
         return None
 
 

@@ -195,13 +195,19 @@ def register_commands(cli: Any) -> None:
                   help="cloze questions built from corpus sentences (answer removed, headline words added), each "
                        "with a negative passage of the same article")
     @click.option("--ict", type=click.IntRange(min=0), default=4000, show_default=True, help="inverse-cloze pairs")
+    @click.option("--teacher-questions", "teacher_questions", multiple=True, type=click.Path(exists=True),
+                  help="the large model's questions (`pilotfish synthesize questions` output or state folder, e.g. "
+                       "datasets/teacher-questions/state), each with a same-article negative (repeatable)")
+    @click.option("--judgements", "judgements", multiple=True, type=click.Path(exists=True),
+                  help="the teacher's relevance judgements of those questions (`pilotfish synthesize judgements`): "
+                       "the same-article negative is a neighbour it judged not to answer")
     @click.option("--exclude-docs", type=click.Path(dir_okay=False, exists=True), default=None,
                   help="a .jsonl with doc_id fields (or one id per line): articles kept out of training, e.g. an eval set's")
     @click.option("--seed", type=int, default=0)
     @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
     def train_colbert(corpus: str, out: str | None, questions: int, teacher: str, steps: int, batch_size: int,
-                      lr: float, max_minutes: float, cloze: int, ict: int, exclude_docs: str | None, seed: int,
-                      force: bool) -> None:
+                      lr: float, max_minutes: float, cloze: int, ict: int, teacher_questions: tuple[str, ...],
+                      judgements: tuple[str, ...], exclude_docs: str | None, seed: int, force: bool) -> None:
         """Train a ColBERT model from MiniLM on pairs synthesized from CORPUS."""
         from pilotfish.data.records import read_doc_ids
 
@@ -209,7 +215,8 @@ def register_commands(cli: Any) -> None:
 
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = TrainConfig(questions=questions, teacher=teacher, steps=steps, batch_size=batch_size, lr=lr,
-                          max_minutes=max_minutes, cloze=cloze, ict=ict, exclude_docs=excluded, seed=seed)
+                          max_minutes=max_minutes, cloze=cloze, ict=ict, exclude_docs=excluded, seed=seed,
+                          teacher_questions=teacher_questions, judgements=judgements)
         path = train(corpus, out, cfg, progress=True, force=force)
         click.echo(f"saved ColBERT checkpoint to {path}")
 
@@ -227,6 +234,11 @@ def register_commands(cli: Any) -> None:
     @click.option("--teacher", "teacher", multiple=True, type=click.Path(exists=True),
                   help="teacher questions (`pilotfish synthesize questions` output or state folder), e.g. "
                        "datasets/teacher-questions/state; added to the cloze questions (repeatable)")
+    @click.option("--judgements", "judgements", multiple=True, type=click.Path(exists=True),
+                  help="the teacher's relevance judgements of those questions' article passages (`pilotfish synthesize "
+                       "judgements` output or state folder, e.g. datasets/teacher-judgements/state): soft labels")
+    @click.option("--soft-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+                  help="share of a judged question's target that is the teacher's distribution over its group")
     @click.option("--group", type=click.IntRange(min=2), default=4, show_default=True, help="passages per query")
     @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True)
     @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
@@ -237,7 +249,7 @@ def register_commands(cli: Any) -> None:
     @click.option("--seed", type=int, default=0)
     @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
     def train_reranker_cmd(corpus: str, out: str | None, init: str, queries: int, teacher: tuple[str, ...],
-                           group: int, steps: int, batch_size: int, lr: float, max_minutes: float,
+                           judgements: tuple[str, ...], soft_weight: float, group: int, steps: int, batch_size: int, lr: float, max_minutes: float,
                            exclude_docs: str | None, seed: int, force: bool) -> None:
         """Train a cross-encoder reranker on cloze questions synthesized from CORPUS (and the large model's
         questions, with --teacher)."""
@@ -250,7 +262,7 @@ def register_commands(cli: Any) -> None:
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = RerankerTrainConfig(queries=queries, group=group, steps=steps, batch_size=batch_size, lr=lr,
                                   max_minutes=max_minutes, init=init, exclude_docs=excluded, seed=seed,
-                                  teacher=teacher)
+                                  teacher=teacher, judgements=judgements, soft_weight=soft_weight)
         path = train_reranker(corpus, out, cfg, progress=True, force=force)
         click.echo(f"saved reranker checkpoint to {path}")
 

@@ -4,6 +4,11 @@ Training pairs are synthesized from the corpus itself (no labelled data, never t
 
 - headline -> first passage of the article (titles are a free, human-written query);
 - questions written by a small LM about a passage (black-box distillation, bounded: ``questions``);
+- **teacher questions** (``teacher_questions``: ``pilotfish synthesize questions`` output, the large
+  model's questions in a reader's words), each with a second negative from the **same article**; with the
+  teacher's relevance ``judgements`` (``pilotfish synthesize judgements``) that negative is the neighbour
+  it judged least likely to answer, and none when it judged every neighbour to state the answer (a false
+  negative would teach the model to push the answer away);
 - inverse cloze (:mod:`pilotfish.data.cloze`): a sentence of a passage -> the passage without that
   sentence (cheap, teaches the model to match a paraphrased fact to its context);
 - cloze questions (:mod:`pilotfish.data.cloze`): a sentence with one answer (number or name) removed,
@@ -59,6 +64,8 @@ class TrainConfig:
     temperature: float = 1.0
     exclude_docs: frozenset[str] = frozenset()
     markers: bool = False
+    teacher_questions: tuple[str, ...] = ()
+    judgements: tuple[str, ...] = ()
 
 
 QUESTION_PROMPT = (
@@ -118,6 +125,9 @@ def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, pr
     for query, context, doc_id in inverse_cloze_pairs(passages, cfg.ict, rng):
         pairs.append((query, context, doc_id, "ict"))
     negatives += [None] * len(pairs)
+    for q, p, neg in teacher_question_pairs(passages, cfg, rng):
+        pairs.append((q, p.index_text(), p.doc_id, "teacher"))
+        negatives.append(neg.index_text() if neg is not None else None)
     for q, p, neg in cloze_pairs(passages, cfg.cloze, rng):
         pairs.append((q, p.index_text(), p.doc_id, "cloze"))
         negatives.append(neg.index_text() if neg is not None else None)
@@ -125,6 +135,39 @@ def make_pairs(passages: list[Passage], cfg: TrainConfig, rng: random.Random, pr
     rng.shuffle(order)
     same_doc = {n: neg for n, neg in enumerate(negatives[i] for i in order) if neg is not None}
     return [pairs[i] for i in order], same_doc
+
+
+def teacher_question_pairs(passages: list[Passage], cfg: TrainConfig,
+                           rng: random.Random) -> list[tuple[str, Passage, Passage | None]]:
+    """(question, its passage, a same-article negative or None) for the teacher's answerable questions;
+    with judgements, the negative is the neighbour with the lowest P(yes), if that is under 0.5."""
+    if not cfg.teacher_questions:
+        if cfg.judgements:
+            raise InputError("train colbert: --judgements label the teacher's questions; give them too "
+                             "(--teacher-questions)")
+        return []
+    from .reranker_train import judgement_map, teacher_pairs
+
+    judged = judgement_map(cfg.judgements) if cfg.judgements else {}
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    out: list[tuple[str, Passage, Passage | None]] = []
+    used = 0
+    for q, p in teacher_pairs(passages, cfg.teacher_questions, cfg.exclude_docs):
+        same = [o for o in by_doc[p.doc_id] if o.id != p.id and o.text != p.text]
+        verdict = judged.get((q, p.id))
+        if verdict is not None:
+            used += 1
+            scored = sorted((verdict[o.id], o.id, o) for o in same if o.id in verdict)
+            neg = scored[0][2] if scored and scored[0][0] < 0.5 else None
+        else:
+            neg = rng.choice(same) if same else None
+        out.append((q, p, neg))
+    if cfg.judgements and not used:
+        raise InputError(f"train colbert: no judgement in {', '.join(cfg.judgements)} is of a --teacher-questions "
+                         "question on this corpus (were they made from other questions?)")
+    return out
 
 
 def mine_negatives(passages: list[Passage], pairs: list[tuple[str, str, str, str]], rng: random.Random) -> list[str]:
@@ -228,6 +271,8 @@ def train(corpus: str | Path, out: str | Path | None = None, cfg: TrainConfig | 
     enc.doc_maxlen = 180
     enc.meta["steps"] = step
     enc.meta["pairs"] = len(pairs)
+    enc.meta["teacher_questions"] = sum(1 for pair in pairs if pair[3] == "teacher")
+    enc.meta["judgements"] = list(cfg.judgements)
     window = max(1, min(25, len(losses) // 4))
     if losses:
         enc.meta["loss_first"] = round(sum(losses[:window]) / window, 4)

@@ -14,7 +14,12 @@ the dev sets):
 - each query is scored against a **group** of passages: the one holding the sentence, up to
   ``group - 2`` other passages of the **same article** (where first-stage misses are: the right
   article, the wrong passage) and one passage of another article; the loss is cross-entropy over
-  the group (listwise, the positive first).
+  the group (listwise, the positive first);
+- **soft labels** (``judgements``: ``pilotfish synthesize judgements`` output): for a teacher question the
+  large model judged, the same-article negatives are taken among the judged passages, and the target over
+  the group is ``(1 - soft_weight)`` on the positive plus ``soft_weight`` times the teacher's softmax over
+  the group (its log-odds of "yes, this passage states the answer" as logits; a passage of another
+  article counts as p = 0.01). A neighbour passage that repeats the answer then stops being a hard negative.
 
 The cross-encoder starts from ``init``: ``minilm`` (the default: the packaged sentence embedder with
 a new one-logit head), ``verifier`` (the entailment cross-encoder ``pilotfish train verifier`` wrote,
@@ -63,6 +68,13 @@ class RerankerTrainConfig:
     exclude_docs: frozenset[str] = field(default_factory=frozenset)
     teacher: tuple[str, ...] = ()
     """Teacher question files or folders: each answerable question adds a group to the ``queries`` cloze ones."""
+    judgements: tuple[str, ...] = ()
+    """The teacher's relevance judgements of those questions' article passages: soft targets for their groups."""
+    soft_weight: float = 0.5
+    """Share of a judged group's target that is the teacher's distribution (the rest: the positive)."""
+
+Group = tuple[str, list[str], list[float]]
+"""(query, [positive, negatives...] as the index sees them, target distribution over them)."""
 
 
 def _init_path(init: str) -> tuple[Path, str]:
@@ -84,29 +96,60 @@ def _init_path(init: str) -> tuple[Path, str]:
     return path, str(path)
 
 
-def make_groups(passages: list[Passage], cfg: RerankerTrainConfig,
-                rng: random.Random) -> list[tuple[str, list[str]]]:
-    """(query, [positive, negatives...]) groups of ``cfg.group`` passage texts (as the index sees them)."""
+def make_groups(passages: list[Passage], cfg: RerankerTrainConfig, rng: random.Random) -> list[Group]:
+    """(query, [positive, negatives...], target) groups of ``cfg.group`` passage texts (as the index sees
+    them); the target is one-hot on the positive, or soft for a judged teacher question."""
     by_doc: dict[str, list[Passage]] = {}
     for p in passages:
         by_doc.setdefault(p.doc_id, []).append(p)
     docs = list(by_doc)
     if len(docs) < 2:
         raise InputError("train reranker: the corpus needs at least two documents")
-    def group(q: str, p: Passage) -> tuple[str, list[str]]:
+    hard = [1.0] + [0.0] * (cfg.group - 1)
+
+    def group(q: str, p: Passage, judged: dict[str, float] | None = None) -> Group:
         same = [o for o in by_doc[p.doc_id] if o.id != p.id and o.text != p.text]
         rng.shuffle(same)
+        if judged:
+            same.sort(key=lambda o: o.id not in judged)  # the judged passages first (a stable sort keeps them shuffled)
         negs = same[:cfg.group - 2]
         while len(negs) < cfg.group - 1:
             other = rng.choice(docs)
             if other != p.doc_id:
                 negs.append(rng.choice(by_doc[other]))
-        return q, [p.index_text()] + [n.index_text() for n in negs]
+        texts = [p.index_text()] + [n.index_text() for n in negs]
+        if not judged or p.id not in judged:
+            return q, texts, list(hard)
+        soft = soft_target([judged[p.id]] + [judged.get(n.id, UNJUDGED) for n in negs])
+        return q, texts, [(1 - cfg.soft_weight) * h + cfg.soft_weight * t for h, t in zip(hard, soft, strict=True)]
 
     groups = [group(q, p) for q, p, _ in cloze_pairs(passages, cfg.queries, rng)]
     if cfg.teacher:
-        groups += [group(q, p) for q, p in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs)]
+        judged = judgement_map(cfg.judgements) if cfg.judgements else {}
+        groups += [group(q, p, judged.get((q, p.id))) for q, p in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs)]
     return groups
+
+
+UNJUDGED = 0.01
+"""P(yes) assumed for a negative the teacher did not judge (another article's passage)."""
+
+
+def soft_target(p_yes: list[float]) -> list[float]:
+    """The teacher's distribution over a group: a softmax of its log-odds of "yes" (clipped to [0.01, 0.99])."""
+    import math
+
+    logits = [math.log(min(max(p, 0.01), 0.99) / (1 - min(max(p, 0.01), 0.99))) for p in p_yes]
+    top = max(logits)
+    exps = [math.exp(v - top) for v in logits]
+    return [e / sum(exps) for e in exps]
+
+
+def judgement_map(paths: tuple[str, ...]) -> dict[tuple[str, str], dict[str, float]]:
+    """(question, its passage id) -> {judged passage id: the teacher's P(yes)}."""
+    from pilotfish.data.teacher_judgements import read_judgements
+
+    return {(str(r["question"]), str(r["passage_id"])): {str(c["id"]): float(c["p_yes"]) for c in r["candidates"]}
+            for r in read_judgements(paths)}
 
 
 def teacher_pairs(passages: list[Passage], paths: tuple[str, ...],
@@ -143,6 +186,11 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     cfg = cfg or RerankerTrainConfig()
     if cfg.group < 2:
         raise InputError("train reranker: --group must be at least 2 (a positive and a negative)")
+    if cfg.judgements and not cfg.teacher:
+        raise InputError("train reranker: --judgements are the teacher's labels of its questions' passages; "
+                         "give the questions too (--teacher)")
+    if not 0.0 <= cfg.soft_weight <= 1.0:
+        raise InputError(f"train reranker: --soft-weight must be in [0, 1], got {cfg.soft_weight}")
     start = time.monotonic()
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -151,7 +199,11 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     passages = chunk_documents(docs)
     groups = make_groups(passages, cfg, rng)
     asked = {q for q, _ in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs)} if cfg.teacher else set()
-    n_teacher = sum(1 for q, _ in groups if q in asked)
+    n_teacher = sum(1 for q, _, _ in groups if q in asked)
+    n_judged = sum(1 for _, _, t in groups if t[0] < 1.0)
+    if cfg.judgements and not n_judged:
+        raise InputError(f"train reranker: no judgement in {', '.join(cfg.judgements)} is of a --teacher question "
+                         "on this corpus (were they made from other questions?)")
     if not groups:
         raise InputError("train reranker: no training query could be built from the corpus (cloze questions need "
                          "sentences of 8+ words with a number or a name in them)")
@@ -171,17 +223,16 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     rng.shuffle(order)
     pos, step, losses = 0, 0, []
     bar = tqdm(total=cfg.steps, desc="train reranker", disable=not progress, dynamic_ncols=True)
-    target = torch.zeros(bs, dtype=torch.long)
     while step < cfg.steps and time.monotonic() - start < cfg.max_minutes * 60:
         if pos + bs > len(order):
             rng.shuffle(order)
             pos = 0
         batch = [groups[i] for i in order[pos:pos + bs]]
         pos += bs
-        enc = tok([q for q, ps in batch for _ in ps], [t for _, ps in batch for t in ps], truncation="only_second",
-                  max_length=cfg.max_length, padding=True, return_tensors="pt")
+        enc = tok([q for q, ps, _ in batch for _ in ps], [t for _, ps, _ in batch for t in ps],
+                  truncation="only_second", max_length=cfg.max_length, padding=True, return_tensors="pt")
         logits = net(**enc).logits.view(len(batch), cfg.group)
-        loss = torch.nn.functional.cross_entropy(logits, target[:len(batch)])
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([t for _, _, t in batch]))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -196,6 +247,7 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     meta: dict[str, Any] = {
         "kind": "pilotfish-reranker", "base": base, "queries": len(groups), "group": cfg.group, "steps": step,
         "teacher": list(cfg.teacher), "teacher_queries": n_teacher,
+        "judgements": list(cfg.judgements), "judged_queries": n_judged, "soft_weight": cfg.soft_weight,
         "batch_size": bs, "lr": cfg.lr, "max_length": cfg.max_length, "seed": cfg.seed,
         "excluded_docs": len(cfg.exclude_docs), "seconds": round(time.monotonic() - start, 1),
         "loss_first": round(sum(losses[:window]) / window, 4) if losses else None,
