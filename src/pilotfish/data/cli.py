@@ -230,9 +230,9 @@ def register_commands(cli: Any) -> None:
                                        exclude_docs=sorted(excluded))
         if not rows:
             raise InputError(f"{questions}: no question could be converted ({counts})")
-        with open(out, "w", encoding="utf-8") as f:
+        with open(out, "w", encoding="utf-8") as fh:
             for r in rows:
-                f.write(json.dumps(r) + "\n")
+                fh.write(json.dumps(r) + "\n")
         click.echo(f"{len(rows)} questions ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable) "
                    f"written to {out}; of {counts['read']} read: {counts['no_evidence_sentence']} without an evidence "
                    f"sentence, {counts['excluded_doc']} on excluded articles, {counts['duplicate_question']} repeated",

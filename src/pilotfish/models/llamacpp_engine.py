@@ -58,8 +58,25 @@ class Job:
 class EngineLoop:
     """Generation as jobs of one engine loop per model (mixed into ``LlamaCppModel``)."""
 
+    # provided by the model class (LlamaCppModel): its state and its KV-cache / decoding primitives
     _lock: Any
     _cv: Any
+    _closed: bool
+    _pending: list[Job]
+    _active: list[Job]
+    _busy: list[bool]
+    _shared: Any
+    _loop: threading.Thread | None
+    model_id: str
+    context_window: int
+    parallel: int
+    n_batch: int
+    prompt_ids: Callable[..., list[int]]
+    decode: Callable[..., str]
+    piece: Callable[..., bytes]
+    is_eog: Callable[[int], bool]
+    _reuse_prefix: Callable[..., int]
+    _decode: Callable[..., Any]
 
     # -- generation: jobs of the engine loop -----------------------------------------------------------
 

@@ -106,7 +106,9 @@ class ModelDrafter:
 
     def propose(self, context: Sequence[int], k: int, temperature: float = 0.0,
                 top_p: float = 1.0) -> tuple[list[int], list[np.ndarray] | None]:
-        ids, out, qs = list(context), [], []
+        ids = list(context)
+        out: list[int] = []
+        qs: list[np.ndarray] = []
         for _ in range(k):
             row = self._logits(ids + out)
             if temperature > 0:

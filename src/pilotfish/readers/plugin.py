@@ -76,9 +76,10 @@ def load_reader(path: str | Path | None = None, *, floor: float | None = QUALITY
                             kind="reader")
                 print(f"pilotfish: reader trained in {time.perf_counter() - start:.0f} s; held-out F1 "
                       f"{meta[SCORE_KEY]}", file=sys.stderr, flush=True)
-    meta = read_meta(target)
-    if meta is None:
+    found = read_meta(target)
+    if found is None:
         raise ModelError(f"{target} holds no trained reader; train one with `pilotfish train reader --out {target}`")
+    meta = found
     score = meta.get(SCORE_KEY)
     if floor is not None and (not isinstance(score, (int, float)) or score < floor):
         raise ModelError(f"the reader in {target} recorded held-out F1 {score} (quality floor {floor}); it is not "
