@@ -114,6 +114,9 @@ def test_eval_retrieval_json(cli, corpus: Path, tmp_path: Path, isolated_cache: 
         rows.append({"question": lines[0], "doc_id": f"{topic}/001", "evidence": evidence, "kind": kind})
     rows.append({"question": "Who won the 1923 chess olympiad on Mars?", "doc_id": None, "evidence": None,
                  "kind": "unanswerable"})
+    # `synthesize qa-file`'s unanswerable rows keep the topic's article: no answer, no evidence
+    rows.append({"question": "Who will chair the board next year?", "answer": "", "doc_id": "tech/001", "evidence": "",
+                 "kind": "teacher-unanswerable"})
     queries.write_text("\n".join(json.dumps(r) for r in rows))
     runner = CliRunner()
     r = runner.invoke(cli, ["eval", "retrieval", "--corpus", str(corpus), "--queries", str(queries), "-r", "bm25",

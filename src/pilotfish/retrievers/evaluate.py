@@ -1,7 +1,8 @@
 """Retrieval evaluation: recall@1/3/10, MRR@10, by kind, latency, passage statistics.
 
 A query is a hit at k when one of the top-k passages comes from its ``doc_id`` and contains its
-``evidence`` sentence (whitespace-normalised). Unanswerable queries (``doc_id`` null) are not
+``evidence`` sentence (whitespace-normalised). Unanswerable queries (``doc_id`` null, or neither an
+``answer`` nor an ``evidence``: a ``pilotfish synthesize qa-file`` unanswerable row) are not
 counted in the recall metrics (they are timed). Latency is measured per query through the whole
 retrieval path of the pilot (retrieve, fusion, rerank) after one warm-up query.
 """
@@ -29,6 +30,8 @@ def load_queries(path: str | Path) -> list[dict[str, Any]]:
     for where, row in iter_jsonl(path, "queries file"):
         if not str(row.get("question", "")).strip():
             raise InputError(f"{where}: each line needs a non-empty 'question'")
+        if not row.get("answer") and not row.get("evidence"):
+            row = {**row, "doc_id": None}  # unanswerable (`synthesize qa-file` keeps the topic's doc_id)
         if row.get("doc_id") is not None and not row.get("evidence"):
             raise InputError(f"{where}: an answerable query needs 'evidence'")
         rows.append(row)
