@@ -190,6 +190,15 @@ def test_soft_labels_spread_the_target_onto_passages_the_teacher_says_answer(tmp
     strict = make_groups(passages, RerankerTrainConfig(queries=0, group=3, teacher=(str(shard),),
                                                        judgements=(str(no),)), random.Random(0))
     assert all(t[0] > 0.99 for _, _, t in strict)
+    # filter: hard targets, and a neighbour judged to state the answer is never a negative
+    kept = make_groups(passages, RerankerTrainConfig(queries=0, group=3, teacher=(str(shard),), judgements=(str(yes),),
+                                                     judgement_use="filter"), random.Random(0))
+    title = {p.index_text(): p.doc_id for p in passages}
+    assert all(t == [1.0, 0.0, 0.0] for _, _, t in kept)
+    assert all(title.get(n) != title[texts[0]] for _, texts, _ in kept for n in texts[1:])
+    with pytest.raises(InputError, match="judgement-use"):
+        train_reranker("bbc", tmp_path / "z", RerankerTrainConfig(teacher=(str(shard),), judgements=(str(yes),),
+                                                                  judgement_use="vote"))
     with pytest.raises(InputError, match="give the questions too"):
         train_reranker("bbc", tmp_path / "x", RerankerTrainConfig(judgements=(str(yes),)))
     other = tmp_path / "other.jsonl"
@@ -215,7 +224,7 @@ def test_the_teachers_judgements_change_what_the_reranker_learns(tmp_path: Path)
     by_id = {p.id: p for p in passages}
     margins = {}
     for name, judged in (("yes", yes), ("no", no)):
-        cfg = RerankerTrainConfig(queries=0, group=3, batch_size=4, steps=30, max_length=128, lr=5e-5,
+        cfg = RerankerTrainConfig(queries=0, group=3, batch_size=4, steps=20, max_length=128, lr=5e-5,
                                   teacher=(str(shard),), judgements=(str(judged),), soft_weight=1.0)
         with pytest.warns(PilotfishWarning):
             out = train_reranker("bbc", tmp_path / name, cfg)
@@ -236,4 +245,4 @@ def test_the_teachers_judgements_change_what_the_reranker_learns(tmp_path: Path)
         margins[name] = sum(gaps) / len(gaps)
         meta = json.loads((out / "pilotfish_reranker.json").read_text())
         assert meta["judged_queries"] == meta["teacher_queries"] > 5 and meta["soft_weight"] == 1.0
-    assert margins["no"] > margins["yes"] + 1.0, margins  # measured: 10.8 against 0.24
+    assert margins["no"] > margins["yes"] + 1.0, margins  # measured: 8.0 against 0.35 (10.8 / 0.24 at 30 steps)

@@ -239,6 +239,9 @@ def register_commands(cli: Any) -> None:
                        "judgements` output or state folder, e.g. datasets/teacher-judgements/state): soft labels")
     @click.option("--soft-weight", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
                   help="share of a judged question's target that is the teacher's distribution over its group")
+    @click.option("--judgement-use", type=click.Choice(["soft", "filter"]), default="soft", show_default=True,
+                  help="soft: the teacher's distribution in the target; filter: hard targets, and a neighbour the "
+                       "teacher judged to state the answer is never a negative")
     @click.option("--group", type=click.IntRange(min=2), default=4, show_default=True, help="passages per query")
     @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True)
     @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
@@ -249,7 +252,7 @@ def register_commands(cli: Any) -> None:
     @click.option("--seed", type=int, default=0)
     @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
     def train_reranker_cmd(corpus: str, out: str | None, init: str, queries: int, teacher: tuple[str, ...],
-                           judgements: tuple[str, ...], soft_weight: float, group: int, steps: int, batch_size: int, lr: float, max_minutes: float,
+                           judgements: tuple[str, ...], soft_weight: float, judgement_use: str, group: int, steps: int, batch_size: int, lr: float, max_minutes: float,
                            exclude_docs: str | None, seed: int, force: bool) -> None:
         """Train a cross-encoder reranker on cloze questions synthesized from CORPUS (and the large model's
         questions, with --teacher)."""
@@ -262,7 +265,8 @@ def register_commands(cli: Any) -> None:
         excluded = frozenset(read_doc_ids(exclude_docs)) if exclude_docs else frozenset()
         cfg = RerankerTrainConfig(queries=queries, group=group, steps=steps, batch_size=batch_size, lr=lr,
                                   max_minutes=max_minutes, init=init, exclude_docs=excluded, seed=seed,
-                                  teacher=teacher, judgements=judgements, soft_weight=soft_weight)
+                                  teacher=teacher, judgements=judgements, soft_weight=soft_weight,
+                                  judgement_use=judgement_use)
         path = train_reranker(corpus, out, cfg, progress=True, force=force)
         click.echo(f"saved reranker checkpoint to {path}")
 

@@ -20,6 +20,8 @@ the dev sets):
   the group is ``(1 - soft_weight)`` on the positive plus ``soft_weight`` times the teacher's softmax over
   the group (its log-odds of "yes, this passage states the answer" as logits; a passage of another
   article counts as p = 0.01). A neighbour passage that repeats the answer then stops being a hard negative.
+  ``judgement_use = "filter"`` keeps hard targets and only leaves out of the negatives every neighbour
+  the teacher judged to state the answer (P(yes) >= 0.5).
 
 The cross-encoder starts from ``init``: ``minilm`` (the default: the packaged sentence embedder with
 a new one-logit head), ``verifier`` (the entailment cross-encoder ``pilotfish train verifier`` wrote,
@@ -72,6 +74,9 @@ class RerankerTrainConfig:
     """The teacher's relevance judgements of those questions' article passages: soft targets for their groups."""
     soft_weight: float = 0.5
     """Share of a judged group's target that is the teacher's distribution (the rest: the positive)."""
+    judgement_use: str = "soft"
+    """``soft``: soft targets; ``filter``: hard targets, a neighbour the teacher judged to state the answer
+    (P(yes) >= 0.5) is never a negative."""
 
 Group = tuple[str, list[str], list[float]]
 """(query, [positive, negatives...] as the index sees them, target distribution over them)."""
@@ -110,7 +115,9 @@ def make_groups(passages: list[Passage], cfg: RerankerTrainConfig, rng: random.R
     def group(q: str, p: Passage, judged: dict[str, float] | None = None) -> Group:
         same = [o for o in by_doc[p.doc_id] if o.id != p.id and o.text != p.text]
         rng.shuffle(same)
-        if judged:
+        if judged and cfg.judgement_use == "filter":
+            same = [o for o in same if judged.get(o.id, UNJUDGED) < 0.5]
+        elif judged:
             same.sort(key=lambda o: o.id not in judged)  # the judged passages first (a stable sort keeps them shuffled)
         negs = same[:cfg.group - 2]
         while len(negs) < cfg.group - 1:
@@ -118,7 +125,7 @@ def make_groups(passages: list[Passage], cfg: RerankerTrainConfig, rng: random.R
             if other != p.doc_id:
                 negs.append(rng.choice(by_doc[other]))
         texts = [p.index_text()] + [n.index_text() for n in negs]
-        if not judged or p.id not in judged:
+        if not judged or p.id not in judged or cfg.judgement_use == "filter":
             return q, texts, list(hard)
         soft = soft_target([judged[p.id]] + [judged.get(n.id, UNJUDGED) for n in negs])
         return q, texts, [(1 - cfg.soft_weight) * h + cfg.soft_weight * t for h, t in zip(hard, soft, strict=True)]
@@ -189,6 +196,8 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     if cfg.judgements and not cfg.teacher:
         raise InputError("train reranker: --judgements are the teacher's labels of its questions' passages; "
                          "give the questions too (--teacher)")
+    if cfg.judgement_use not in ("soft", "filter"):
+        raise InputError(f"train reranker: --judgement-use must be 'soft' or 'filter', got {cfg.judgement_use!r}")
     if not 0.0 <= cfg.soft_weight <= 1.0:
         raise InputError(f"train reranker: --soft-weight must be in [0, 1], got {cfg.soft_weight}")
     start = time.monotonic()
@@ -200,7 +209,9 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     groups = make_groups(passages, cfg, rng)
     asked = {q for q, _ in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs)} if cfg.teacher else set()
     n_teacher = sum(1 for q, _, _ in groups if q in asked)
-    n_judged = sum(1 for _, _, t in groups if t[0] < 1.0)
+    judged_pairs = judgement_map(cfg.judgements) if cfg.judgements else {}
+    n_judged = sum(1 for q, p in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs) if (q, p.id) in judged_pairs) \
+        if cfg.teacher else 0
     if cfg.judgements and not n_judged:
         raise InputError(f"train reranker: no judgement in {', '.join(cfg.judgements)} is of a --teacher question "
                          "on this corpus (were they made from other questions?)")
@@ -248,6 +259,7 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
         "kind": "pilotfish-reranker", "base": base, "queries": len(groups), "group": cfg.group, "steps": step,
         "teacher": list(cfg.teacher), "teacher_queries": n_teacher,
         "judgements": list(cfg.judgements), "judged_queries": n_judged, "soft_weight": cfg.soft_weight,
+        "judgement_use": cfg.judgement_use,
         "batch_size": bs, "lr": cfg.lr, "max_length": cfg.max_length, "seed": cfg.seed,
         "excluded_docs": len(cfg.exclude_docs), "seconds": round(time.monotonic() - start, 1),
         "loss_first": round(sum(losses[:window]) / window, 4) if losses else None,
