@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,15 @@ def _one_torch_thread_when_the_cpu_is_busy():
         torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def dev_doc_ids() -> set[str]:
+    """The article ids of the dev sets (``../shared/data`` beside the repository); missing dev sets fail."""
+    dev = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    if not dev.is_dir():
+        pytest.fail(f"the dev sets are missing: {dev}")
+    ids: set[str] = set()
+    for f in dev.glob("*.jsonl"):
+        ids |= {json.loads(line)["doc_id"] for line in f.read_text().splitlines() if line.strip()}
+    return ids

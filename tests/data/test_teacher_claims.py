@@ -12,7 +12,6 @@ from pilotfish.core.errors import InputError
 from pilotfish.data.teacher_claims import claim_contexts, parse_statements, read_teacher_claims
 
 STATE = Path(__file__).resolve().parents[2] / "datasets" / "teacher-claims" / "state"
-DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def test_parse_statements_keeps_known_types_and_whole_sentences():
@@ -78,20 +77,15 @@ def test_the_teacher_writes_and_judges_claims_on_a_real_context():
         teacher_claims(records, pilotfish.FakeModel(["yes"]))
 
 
-def test_committed_teacher_claims_are_clean_and_separate_the_labels():
+def test_committed_teacher_claims_are_clean_and_separate_the_labels(dev_doc_ids):
     """The product data: provenance on every record, no dev article, and the teacher's P(supported) higher
     on the claims made to be supported than on those made to be contradicted."""
     assert sorted(STATE.glob("shard-*.jsonl")), f"no committed shards under {STATE}"
-    if not DEV.is_dir():
-        pytest.fail(f"the dev sets are missing: {DEV}")
-    dev_docs = set()
-    for f in DEV.glob("*.jsonl"):
-        dev_docs |= {json.loads(line)["doc_id"] for line in f.read_text().splitlines() if line.strip()}
     rows = read_teacher_claims([STATE])
     assert len(rows) >= 50
     by_label: dict[str, list[float]] = {}
     for r in rows:
-        assert r["doc_id"] not in dev_docs
+        assert r["doc_id"] not in dev_doc_ids
         assert {"model", "prompt", "source"} <= set(r["provenance"]) and r["origin"] in ("rules", "teacher")
         by_label.setdefault(r["label"], []).append(r["p_supported"])
     mean = {k: sum(v) / len(v) for k, v in by_label.items()}

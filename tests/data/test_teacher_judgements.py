@@ -15,7 +15,6 @@ from pilotfish.data.teacher_judgements import judgement_inputs, read_judgements
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "datasets" / "teacher-questions" / "state" / "shard-00000.jsonl"
 STATE = ROOT / "datasets" / "teacher-judgements" / "state"
-DEV = ROOT.parent / "shared" / "data"
 
 
 def _inputs(**kw):  # noqa: ANN003, ANN202
@@ -78,20 +77,15 @@ def test_the_teacher_judges_its_passage_above_another_articles():
         teacher_judgements([one], pilotfish.FakeModel(["yes"]))
 
 
-def test_committed_judgements_are_clean_and_rank_the_own_passage_first():
+def test_committed_judgements_are_clean_and_rank_the_own_passage_first(dev_doc_ids):
     """The product data: provenance on every record, no dev article, and the teacher's P(yes) higher on the
     passage a question was written from than on the other passages of its article."""
     assert sorted(STATE.glob("shard-*.jsonl")), f"no committed shards under {STATE}"
-    if not DEV.is_dir():
-        pytest.fail(f"the dev sets are missing: {DEV}")
-    dev_docs = set()
-    for f in DEV.glob("*.jsonl"):
-        dev_docs |= {json.loads(line)["doc_id"] for line in f.read_text().splitlines() if line.strip()}
     rows = read_judgements([STATE])
     assert len(rows) >= 50
     own, others = [], []
     for r in rows:
-        assert r["doc_id"] not in dev_docs and r["candidates"][0]["id"] == r["passage_id"]
+        assert r["doc_id"] not in dev_doc_ids and r["candidates"][0]["id"] == r["passage_id"]
         assert {"model", "prompt", "source"} <= set(r["provenance"])
         own.append(r["candidates"][0]["p_yes"])
         others += [c["p_yes"] for c in r["candidates"][1:]]

@@ -207,11 +207,11 @@ def train_reranker(corpus: str | Path, out: str | Path | None = None, cfg: Reran
     docs = [d for d in load_directory(corpus).documents if d.doc_id not in cfg.exclude_docs]
     passages = chunk_documents(docs)
     groups = make_groups(passages, cfg, rng)
-    asked = {q for q, _ in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs)} if cfg.teacher else set()
+    pairs = teacher_pairs(passages, cfg.teacher, cfg.exclude_docs) if cfg.teacher else []
+    asked = {q for q, _ in pairs}
     n_teacher = sum(1 for q, _, _ in groups if q in asked)
     judged_pairs = judgement_map(cfg.judgements) if cfg.judgements else {}
-    n_judged = sum(1 for q, p in teacher_pairs(passages, cfg.teacher, cfg.exclude_docs) if (q, p.id) in judged_pairs) \
-        if cfg.teacher else 0
+    n_judged = sum(1 for q, p in pairs if (q, p.id) in judged_pairs)
     if cfg.judgements and not n_judged:
         raise InputError(f"train reranker: no judgement in {', '.join(cfg.judgements)} is of a --teacher question "
                          "on this corpus (were they made from other questions?)")
