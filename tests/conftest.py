@@ -91,3 +91,14 @@ def small_reader(tmp_path_factory: pytest.TempPathFactory, dev_doc_ids: set[str]
     meta = train_reader(out, data=[teacher], cloze=300, epochs=1, limit=384, exclude_docs=sorted(dev_doc_ids),
                         progress=lambda m: None)
     return out, meta
+
+
+@pytest.fixture(scope="session")
+def small_lingua(tmp_path_factory: pytest.TempPathFactory):
+    """A keep classifier trained here for 2 epochs on the shipped judged compressions (the compressors' and
+    the compress plugin's tests share it): ``(folder, metadata)``."""
+    from pilotfish.compressors.train import train_lingua
+
+    out = tmp_path_factory.mktemp("lingua")
+    meta = train_lingua(out, epochs=2, limit=96, progress=lambda m: None)
+    return out, meta

@@ -78,7 +78,7 @@ def register_commands(cli: Any) -> None:
 
     @cli.group(name="synthesize")
     def synthesize() -> None:
-        """Make training data with a model: from scratch, label-only, paraphrase, teacher questions, claims and judgements."""
+        """Make training data with a model: from scratch, label-only, paraphrase, teacher questions, claims, judgements and compressions."""
 
     @synthesize.command(name="scratch")
     @click.option("--task", required=True, help="what the examples are for, in words")
@@ -205,6 +205,41 @@ def register_commands(cli: Any) -> None:
         click.echo(f"{len(records)} questions, {sum(len(r['candidates']) for r in records)} passages to judge",
                    err=True)
         job = {"op": "synthesize", "method": "judgements", "model": model, "params": {"seed": seed}}
+        res = _run_job(job, records, **engine)
+        write_jsonl(out, res.records)
+        _report(res.report)
+
+    @synthesize.command(name="compressions")
+    @click.option("--questions", "questions_in", required=True, multiple=True, type=click.Path(exists=True),
+                  help="teacher questions: a `synthesize questions` output JSONL, its --state-dir folder or shard files "
+                       "(repeatable)")
+    @click.option("--model", "-m", default="qwen2.5-1.5b", show_default=True, help="the judge (a white-box model)")
+    @click.option("--drafter", default="smollm2-135m", show_default=True,
+                  help="the small white-box LM whose per-word self-information drafts the candidates")
+    @click.option("--ratio", type=click.FloatRange(min=1.0, min_open=True), default=3.0, show_default=True,
+                  help="each candidate keeps the passage's words divided by this")
+    @click.option("--k", type=click.IntRange(min=1), default=4, show_default=True, help="candidates per question")
+    @click.option("--noise", type=click.FloatRange(min=0), default=0.5, show_default=True,
+                  help="Gumbel noise on the word scores of candidates 2..k, in standard deviations")
+    @click.option("--sample", type=click.IntRange(min=1), default=None, help="N questions (seeded sample)")
+    @click.option("--exclude", "exclude", multiple=True, type=click.Path(dir_okay=False, exists=True),
+                  help="JSONL with doc_id fields (e.g. an evaluation set): drop questions on its articles (repeatable)")
+    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
+    @_with_engine
+    def compressions(questions_in: tuple[str, ...], model: str, drafter: str, ratio: float, k: int, noise: float,
+                     sample: int | None, exclude: tuple[str, ...], seed: int, out: str, **engine: Any) -> None:
+        """Candidate compressions of each teacher question's passage (a small LM's least informative words
+        dropped), judged by the large model: the labels of `train lingua` (LLMLingua-2-style)."""
+        from .records import write_jsonl
+        from .teacher_compressions import compression_inputs
+
+        records = compression_inputs(questions_in, exclude=exclude, sample=sample, seed=seed)
+        if not records:
+            raise InputError(f"no answerable teacher question with a passage in {', '.join(questions_in)}")
+        click.echo(f"{len(records)} questions, {k} candidates each at ratio {ratio}", err=True)
+        job = {"op": "synthesize", "method": "compressions", "model": model,
+               "params": {"seed": seed, "drafter": drafter, "ratio": ratio, "k": k, "noise": noise}}
         res = _run_job(job, records, **engine)
         write_jsonl(out, res.records)
         _report(res.report)

@@ -69,6 +69,11 @@ class Synthesis(Plugin):
 
             _params(p, {"seed"}, method)
             return teacher_judgements(records, model, **p)
+        if method == "compressions":
+            from .teacher_compressions import teacher_compressions
+
+            _params(p, {"seed", "drafter", "ratio", "k", "noise"}, method)
+            return teacher_compressions(records, model, **p)
         return None
 
 

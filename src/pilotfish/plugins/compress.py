@@ -12,6 +12,8 @@ Two steps, each configurable:
 2. **fine** (``fine = "smollm2-135m"``, any white-box model; off by default): the coarse step keeps
    ``fine_slack`` times the budget, then the words a small LM finds least informative (the lowest
    self-information, summed over their tokens, given the question) are dropped to reach the budget.
+   ``fine = "lingua"`` ranks the words by a trained keep classifier instead (LLMLingua-2-style: MiniLM,
+   distilled from compressions the large model judged answer-preserving; :mod:`pilotfish.compressors`).
 
 The budget is ``budget`` tokens of the passages, or their size divided by ``ratio``, counted with the
 large model's own tokenizer. The question, the instructions and the history are never touched. Each
@@ -31,7 +33,6 @@ Config::
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import re
 from typing import Any
@@ -43,6 +44,7 @@ from pilotfish.core.errors import ConfigError, PilotfishError
 from pilotfish.core.hookspecs import hookimpl
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import Document, Request
+from pilotfish.models.surprisal import word_surprisal
 from pilotfish.retrievers.documents import split_sentences
 
 _WORD = re.compile(r"\S+")
@@ -63,7 +65,8 @@ class Compress(Plugin):
         rank_weight: float = 0.5
         """Weight of the passage's own similarity in a sentence's score."""
         fine: str = ""
-        """White-box small LM whose per-token log-probs pick the words to drop; "" for sentences only."""
+        """Picks the words to drop: a white-box small LM (its per-token log-probs, e.g. "smollm2-135m") or a
+        trained keep classifier ("lingua"); "" for sentences only."""
         fine_slack: float = Field(1.5, ge=1.0)
         """With ``fine``, the coarse step keeps this many times the budget."""
         min_sentences: int = Field(1, ge=0)
@@ -178,13 +181,17 @@ class Compress(Plugin):
 
     def _fine(self, question: str, texts: list[str], target: int, count: Any, pilot: Any) -> list[str]:
         model = pilot.get_model(self.options.fine)
-        if not hasattr(model, "token_logprobs"):
-            raise ConfigError(f"compress: fine = {self.options.fine!r} is not a white-box model "
-                              "(it needs per-token log-probs; give e.g. 'smollm2-135m')")
-        words: list[tuple[int, str, float]] = []  # (passage, word, self-information)
-        for p, text in enumerate(texts):
-            if text:
-                words += [(p, w, s) for w, s in _word_surprisal(model, question, text)]
+        words: list[tuple[int, str, float]] = []  # (passage, word, score: higher is kept longer)
+        if hasattr(model, "keep_scores"):  # a trained keep classifier (``lingua``): P(keep), every text at once
+            for p, scored in enumerate(model.keep_scores(question, texts)):
+                words += [(p, w, s) for w, s in scored]
+        elif hasattr(model, "token_logprobs"):  # a small LM: the words' self-information given the question
+            for p, text in enumerate(texts):
+                if text:
+                    words += [(p, w, s) for w, s in word_surprisal(model, question, text)]
+        else:
+            raise ConfigError(f"compress: fine = {self.options.fine!r} is neither a white-box model (per-token "
+                              "log-probs; e.g. 'smollm2-135m') nor a keep classifier (e.g. 'lingua')")
         costs = [count(" " + w) for _, w, _ in words]
         spent = sum(costs)
         drop: set[int] = set()
@@ -225,29 +232,3 @@ def _sentences(documents: list[Document]) -> list[tuple[int, str, int, int]]:
 def _with_stats(doc: Document, text: str, before: int, after: int, plugin: str = "compress") -> Document:
     meta = {**doc.metadata, "compression": {"plugin": plugin, "tokens_before": before, "tokens_after": after}}
     return dataclasses.replace(doc, text=text, metadata=meta)
-
-
-def _word_surprisal(model: Any, question: str, text: str) -> list[tuple[str, float]]:
-    """Each whitespace word of ``text`` with the sum of its tokens' self-information (-log p) under
-    ``model``, given the question as a prefix (question-aware, as in LongLLMLingua)."""
-    logprobs = model.token_logprobs(text, prefix=question + "\n")
-    ids = model.encode(text)
-    piece = getattr(model, "piece", None)
-    pieces = [piece(t) if piece else model.decode([t]).encode() for t in ids]
-    data = text.encode()
-    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
-    starts = [len(text[:s].encode()) for s, _, _ in words]
-    surprisal = [0.0] * len(words)
-    if b"".join(pieces) != data or len(logprobs) != len(ids):
-        # a tokenizer that does not round-trip: spread the log-probs over the words by position
-        for k, lp in enumerate(logprobs):
-            surprisal[min(len(words) - 1, k * len(words) // max(1, len(logprobs)))] -= lp
-        return [(w, s) for (_, _, w), s in zip(words, surprisal, strict=True)]
-    pos = 0
-    for tok_piece, lp in zip(pieces, logprobs, strict=True):
-        body = tok_piece.lstrip()
-        if body:  # the token belongs to the word its first visible byte is in
-            j = max(0, bisect.bisect_right(starts, pos + len(tok_piece) - len(body)) - 1)
-            surprisal[j] -= lp
-        pos += len(tok_piece)
-    return [(w, s) for (_, _, w), s in zip(words, surprisal, strict=True)]
