@@ -55,14 +55,15 @@ def keep_top(words: list[str], scores: list[float], ratio: float) -> str:
     return " ".join(w for i, w in enumerate(words) if i in top)
 
 
-def own_passage(records: list[dict[str, Any]], ratios: list[float], judge_on: bool) -> dict[str, dict[str, list]]:
+def own_passage(records: list[dict[str, Any]], ratios: list[float], judge_on: bool,
+                lingua_id: str) -> dict[str, dict[str, list]]:
     from pilotfish.core.judge import LLMJudge
     from pilotfish.core.models import get_model
     from pilotfish.data.teacher import passage_message
     from pilotfish.data.teacher_judgements import ASK
     from pilotfish.models.surprisal import word_surprisal
 
-    small, lingua = get_model("smollm2-135m"), get_model("lingua")
+    small, lingua = get_model("smollm2-135m"), get_model(lingua_id)
     judge = LLMJudge(get_model("qwen2.5-1.5b")) if judge_on else None
     rows: dict[str, dict[str, list]] = {}
     for qi, rec in enumerate(records, 1):
@@ -91,7 +92,8 @@ def own_passage(records: list[dict[str, Any]], ratios: list[float], judge_on: bo
     return rows
 
 
-def pipeline(sets: dict[str, list[dict[str, str]]], ratios: list[float]) -> dict[str, dict[str, dict[str, list]]]:
+def pipeline(sets: dict[str, list[dict[str, str]]], ratios: list[float],
+             lingua_id: str) -> dict[str, dict[str, dict[str, list]]]:
     from pilotfish.cli import build_pilot
     from pilotfish.plugins.compress import Compress
     from pilotfish.retrievers.cli import corpus_index
@@ -101,7 +103,7 @@ def pipeline(sets: dict[str, list[dict[str, str]]], ratios: list[float]) -> dict
     for r in ratios:
         methods[f"sentences only {r:g}x"] = Compress(ratio=r)
         methods[f"+ log-prob {r:g}x"] = Compress(ratio=r, fine="smollm2-135m")
-        methods[f"+ lingua {r:g}x"] = Compress(ratio=r, fine="lingua")
+        methods[f"+ lingua {r:g}x"] = Compress(ratio=r, fine=lingua_id)
     out: dict[str, dict[str, dict[str, list]]] = {}
     for set_name, questions in sets.items():
         stats = {m: {"kept": [], "ratio": [], "seconds": []} for m in methods}
@@ -129,12 +131,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=80, help="held-out teacher questions, at most")
     ap.add_argument("--no-judge", action="store_true", help="skip the large model's P(yes)")
     ap.add_argument("--pipeline", action="store_true", help="also run the README retrieval + compress rows")
+    ap.add_argument("--lingua", default="lingua", help="the keep classifier (default: the `lingua` id; or lingua:DIR)")
     ap.add_argument("--png", default=None)
     args = ap.parse_args()
     ratios = [float(x) for x in args.ratios.split(",")]
     records = held_out(args.from_shard, args.limit)
     load0 = os.getloadavg()[0]
-    rows = own_passage(records, ratios, not args.no_judge)
+    rows = own_passage(records, ratios, not args.no_judge, args.lingua)
     print(f"\n**own passage**: {len(records)} held-out teacher questions (shards >= {args.from_shard}), "
           f"load average {load0:.2f}-{os.getloadavg()[0]:.2f}")
     print("| scorer | answer kept | teacher P(yes) | scorer s/passage |")
@@ -149,7 +152,7 @@ def main() -> None:
 
         dev = [{"question": r["question"], "answer": r["answer"]} for _, r in iter_jsonl(DEV) if r.get("answer")]
         teacher = [{"question": r["question"], "answer": r["answer"]} for r in records]
-        piped = pipeline({"teacher (held out)": teacher, "dev": dev}, ratios)
+        piped = pipeline({"teacher (held out)": teacher, "dev": dev}, ratios, args.lingua)
         for set_name, stats in piped.items():
             n = len(next(iter(stats.values()))["kept"])
             print(f"\n**pipeline, {set_name}**: {n} questions with the answer in the top 5, "

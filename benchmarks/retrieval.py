@@ -18,6 +18,8 @@ MaxSim reranker scores the candidates from the index's stored token vectors.
 
     python benchmarks/retrieval.py --index DIR --rerank 20,50
     python benchmarks/retrieval.py --index DIR --cross-encoder pilotfish --only "zscore"   # + the trained reranker
+    python benchmarks/retrieval.py --index DIR --only cross-encoder --ce-depth 5,10 \
+        --cross-encoder none=pilotfish --cross-encoder A=DIR_A --cross-encoder C=DIR_C   # rerankers side by side
 """
 
 from __future__ import annotations
@@ -302,13 +304,17 @@ def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
                         {"maxsim-reranker": z}, None, None, depth, {"fusion": "zscore"}))
         configs.append((f"dense + maxsim top-{depth} zscore, doc_weight 1 ({label})", ["dense", "maxsim-reranker"],
                         {"maxsim-reranker": {**z, "doc_weight": 1.0}}, None, None, depth))
-    if args.cross_encoder:  # a cross-encoder reranker (e.g. `pilotfish train reranker`'s) against the MaxSim one
+    # cross-encoder rerankers (e.g. `pilotfish train reranker`'s, with and without the teacher's judgements),
+    # side by side with each other and with the MaxSim one
+    for spec in args.cross_encoder or ():
+        tag, _, model_id = spec.rpartition("=")
+        tag = f" [{tag}]" if tag else ("" if len(args.cross_encoder) == 1 else f" [{model_id}]")
         for depth in (int(d) for d in str(args.ce_depth).split(",")):
-            ce = {"model": args.cross_encoder, "candidates": depth, "combine": "zscore"}
-            configs.append((f"dense + cross-encoder top-{depth} zscore", ["dense", "cross-encoder-reranker"],
+            ce = {"model": model_id, "candidates": depth, "combine": "zscore"}
+            configs.append((f"dense + cross-encoder top-{depth} zscore{tag}", ["dense", "cross-encoder-reranker"],
                             {"cross-encoder-reranker": ce}, None, None, 20))
-            configs.append((f"bm25+dense + cross-encoder top-{depth} zscore", ["bm25", "dense", "cross-encoder-reranker"],
-                            {"cross-encoder-reranker": ce}, None, None, 20))
+            configs.append((f"bm25+dense + cross-encoder top-{depth} zscore{tag}",
+                            ["bm25", "dense", "cross-encoder-reranker"], {"cross-encoder-reranker": ce}, None, None, 20))
     return _evaluate_rows(args, queries, index, configs)
 
 
@@ -325,8 +331,9 @@ def main() -> None:
     ap.add_argument("--index", default=None, help="one index with bm25, dense and colbert parts (see above)")
     ap.add_argument("--sweep", action="store_true", help="with --index: RRF k/weights and rerank depths, quality only")
     ap.add_argument("--headline", action="store_true", help="with --index: bm25 with and without the headline")
-    ap.add_argument("--cross-encoder", default=None, help="with --index: also rerank with this cross-encoder "
-                    "(`pilotfish` = the one `pilotfish train reranker` wrote, a directory, or a hub id)")
+    ap.add_argument("--cross-encoder", action="append", default=None,
+                    help="with --index: also rerank with this cross-encoder (`pilotfish` = the one `pilotfish train "
+                         "reranker` wrote, a directory, or a hub id); repeatable, as LABEL=MODEL to name the rows")
     ap.add_argument("--ce-depth", default="10", help="candidates the cross-encoder rescores (comma-separated)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

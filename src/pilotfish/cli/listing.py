@@ -90,6 +90,7 @@ TRAINED = (
     ("reranker-minilm", "pilotfish_reranker.json", "loss_last", "pilotfish train reranker --corpus bbc"),
     ("colbert-minilm", "artifact.metadata", None, "pilotfish train colbert --corpus bbc"),
     ("reader-minilm", "pilotfish_reader.json", "val_f1", "pilotfish train reader"),
+    ("lingua-minilm", "pilotfish_lingua.json", "val_label_f1", "pilotfish train lingua"),
     ("specialist-bbc-topic", "pilotfish_specialist.json", "val_accuracy", "pilotfish train specialist bbc-topic"),
     ("qwen2.5-small-bbc", "pilotfish_proxy_pair.json", "heldout_ppl_tuned", "pilotfish train proxy-pair"),
     *((f"specialist-tabular-{d}", "pilotfish_specialist.json", "val_accuracy", f"pilotfish train specialist tabular:{d}")
