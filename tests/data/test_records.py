@@ -106,7 +106,7 @@ def test_register_commands_adds_the_data_commands():
 
     data_cli.register_commands(root)
     assert {"synthesize", "curate", "distill", "weak-to-strong"} <= set(root.commands)
-    assert {"scratch", "label", "paraphrase", "questions", "claims", "judgements", "qa-file", "dedup"} == set(root.commands["synthesize"].commands)
+    assert {"scratch", "label", "paraphrase", "questions", "claims", "judgements", "compressions", "qa-file", "dedup"} == set(root.commands["synthesize"].commands)
 
 
 def test_read_doc_ids_takes_jsonl_or_plain_lines_and_names_bad_input(tmp_path):

@@ -190,9 +190,11 @@ def test_maxsim_reranker_uses_stored_vectors_of_indexed_passages(index_dir: Path
         # 2-bit residuals over the few centroids of a 30-document index: measured errors up to ~8% of
         # the best score
         assert np.abs(fast - slow).max() <= 0.1 * slow.max()
-        assert int(fast.argmax()) == int(slow.argmax())
-        # pairs whose encoded scores are clearly apart keep their order
         gap = 2 * np.abs(fast - slow).max()
+        # the stored vectors' pick is the re-encoded best, or a near-tie of it (overlapping passages of one
+        # article score within ~0.1 of each other; on one CI-like machine the pick was one 0.10 below the best)
+        assert slow[int(fast.argmax())] >= slow.max() - gap, (fast, slow)
+        # pairs whose encoded scores are clearly apart keep their order
         for i in range(len(slow)):
             for j in range(len(slow)):
                 if slow[i] > slow[j] + gap:
