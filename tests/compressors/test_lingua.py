@@ -79,3 +79,18 @@ def test_lingua_errors_are_clear(small_lingua, tmp_path, smollm2):
                      '"candidates": [{"keep": "1", "p_yes": 0.9}]}\n')
     with pytest.raises(InputError, match="kept any of the teacher's answer"):
         train_lingua(tmp_path / "out", data=[empty], val_share=0.0, progress=lambda m: None)
+
+
+def test_the_commands_say_what_is_wrong(run_cli, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "Who?", "words": ["a", "b"], "p_full": 0.9, "candidates": [{"keep": "1", "p_yes": 0.5}]}\n')
+    code, _, err = run_cli("train", "lingua", "--data", bad, "--out", tmp_path / "l")
+    assert code != 0 and "bad.jsonl: line 1" in err and "Traceback" not in err
+    code, _, err = run_cli("synthesize", "compressions", "--questions", bad, "--ratio", "1", "-o", tmp_path / "c.jsonl")
+    assert code != 0 and "--ratio" in err
+    code, _, err = run_cli("synthesize", "compressions", "--questions", bad, "-o", tmp_path / "c.jsonl")
+    assert code != 0 and "bad.jsonl: line 1: a teacher record needs 'question' and 'passage'" in err, err
+    none = tmp_path / "none.jsonl"
+    none.write_text('{"question": "Who?", "passage": "Nobody is named.", "kind": "unanswerable"}\n')
+    code, _, err = run_cli("synthesize", "compressions", "--questions", none, "-o", tmp_path / "c.jsonl")
+    assert code != 0 and "no answerable teacher question" in err, err
