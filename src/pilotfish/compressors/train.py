@@ -2,7 +2,8 @@
 
 Labels (one example per judged question, :func:`soft_labels`): a word's target P(keep) is the average of
 the candidates' keep masks, each weighted by the teacher's P(yes) for it times the share of the teacher's
-answer it still holds. Questions where every candidate lost the whole answer teach nothing and are skipped.
+answer it still holds. Questions where no candidate keeps any word of the answer teach nothing and are
+skipped.
 
 Held-out by article (``val_share`` of the articles, never trained on), recorded beside the weights
 (``pilotfish_lingua.json``):

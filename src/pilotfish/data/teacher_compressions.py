@@ -14,7 +14,8 @@ words, rewrites it into a one-line answer instead); it *chooses* among them:
    question (the relevance prompt of ``synthesize judgements``).
 
 A record keeps the passage's words, each candidate's kept words (a ``"0101..."`` mask) and every P(yes).
-The classifier learns the candidate the teacher judged best, where it judged it answer-preserving.
+The classifier learns the candidates' masks weighted by the teacher's P(yes) and by how much of the
+teacher's answer each keeps (``pilotfish.compressors.train.soft_labels``).
 """
 
 from __future__ import annotations
