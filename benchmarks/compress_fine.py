@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compress_kept import norm  # noqa: E402  (the same answer matching as the retention benchmark)
+
 ROOT = Path(__file__).resolve().parents[1]
 TEACHER = ROOT / "datasets" / "teacher-questions" / "state"
 DEV = ROOT.parent / "shared" / "data" / "bbc-qa-dev.jsonl"
-
-
-def norm(text: str) -> str:
-    return " ".join("".join(c.lower() if c.isalnum() else " " for c in text).split())
 
 
 def held_out(from_shard: int, limit: int) -> list[dict[str, Any]]:
@@ -59,9 +59,9 @@ def own_passage(records: list[dict[str, Any]], ratios: list[float], judge_on: bo
                 lingua_id: str) -> dict[str, dict[str, list]]:
     from pilotfish.core.judge import LLMJudge
     from pilotfish.core.models import get_model
+    from pilotfish.core.surprisal import word_surprisal
     from pilotfish.data.teacher import passage_message
     from pilotfish.data.teacher_judgements import ASK
-    from pilotfish.models.surprisal import word_surprisal
 
     small, lingua = get_model("smollm2-135m"), get_model(lingua_id)
     judge = LLMJudge(get_model("qwen2.5-1.5b")) if judge_on else None

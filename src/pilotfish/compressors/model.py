@@ -84,7 +84,7 @@ class KeepClassifier:
         enc = encode_words(self.tokenizer, [question] * len(windows),
                            [words[t][k:k + WINDOW_WORDS] for t, k in windows])
         with torch.inference_mode():
-            logits = self.model(**{k: v for k, v in enc.items()}).logits
+            logits = self.model(**enc).logits
         prob = torch.softmax(logits.float(), dim=-1)[..., 1]
         for row, (t, k) in enumerate(windows):
             first = first_tokens(enc, row)

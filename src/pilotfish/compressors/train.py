@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError
+from pilotfish.data.records import shipped_dir
 from pilotfish.data.teacher import normalize_answer
 from pilotfish.data.teacher_compressions import apply_mask, read_compressions
 
@@ -38,12 +39,8 @@ DEFAULT_DATA = "datasets/teacher-compressions/state"
 
 def default_data() -> Path:
     """The shipped judged compressions (``datasets/teacher-compressions/state`` of the source checkout)."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / DEFAULT_DATA
-        if candidate.is_dir():
-            return candidate
-    raise InputError(f"no judged compressions found ({DEFAULT_DATA} of the source checkout); pass --data FILE|DIR "
-                     "made by `pilotfish synthesize compressions`")
+    return shipped_dir(DEFAULT_DATA, f"no judged compressions found ({DEFAULT_DATA} of the source checkout); pass "
+                       "--data FILE|DIR made by `pilotfish synthesize compressions`")
 
 
 def _progress(message: str) -> None:

@@ -233,3 +233,12 @@ def read_doc_ids(path: str | Path) -> set[str]:
         else:
             ids.add(line)
     return ids
+
+
+def shipped_dir(relative: str, missing: str) -> Path:
+    """A dataset folder the source checkout ships (``relative`` to the repository root, e.g.
+    ``datasets/teacher-questions/state``), found above this file; ``missing`` is the error when it is not."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / relative).is_dir():
+            return parent / relative
+    raise InputError(missing)

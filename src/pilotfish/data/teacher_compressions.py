@@ -34,9 +34,7 @@ from pilotfish.core.models import get_model
 from .records import Record, derive, iter_job_records, make_record, provenance, read_doc_ids
 from .synthesis import SynthesisReport, SynthesisResult
 from .teacher import passage_message, read_teacher_records
-from .teacher_judgements import ASK
-
-PROMPT_VERSION = "teacher-relevance-v1"
+from .teacher_judgements import ASK, PROMPT_VERSION
 
 
 def compression_inputs(questions: Sequence[str | Path], *, exclude: Sequence[str | Path] = (),
@@ -87,7 +85,7 @@ def teacher_compressions(records: Sequence[Record], model: Any = "qwen2.5-1.5b",
                          ratio: float = 3.0, k: int = 4, noise: float = 0.5, seed: int = 0) -> SynthesisResult:
     """Candidate compressions of each record's passage (:func:`compression_inputs`) and the teacher's
     P(yes) for the whole passage and for each candidate."""
-    from pilotfish.models.surprisal import word_surprisal
+    from pilotfish.core.surprisal import word_surprisal
 
     if ratio <= 1.0:
         raise InputError(f"ratio must be > 1 (the passage's words divided by it are kept), got {ratio}")

@@ -43,8 +43,8 @@ from pydantic import Field, model_validator
 from pilotfish.core.errors import ConfigError, PilotfishError
 from pilotfish.core.hookspecs import hookimpl
 from pilotfish.core.plugin import Plugin, PluginOptions
+from pilotfish.core.surprisal import word_surprisal
 from pilotfish.core.types import Document, Request
-from pilotfish.models.surprisal import word_surprisal
 from pilotfish.retrievers.documents import split_sentences
 
 _WORD = re.compile(r"\S+")

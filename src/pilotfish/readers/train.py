@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pilotfish.core.errors import InputError
+from pilotfish.data.records import shipped_dir
 from pilotfish.data.teacher import read_teacher_records
 
 from .examples import QAExample, cloze_examples, split_by_article, teacher_examples
@@ -37,13 +38,8 @@ DEFAULT_DATA = "datasets/teacher-questions/state"
 
 def default_data() -> Path:
     """The shipped teacher questions: ``datasets/teacher-questions/state`` of the source checkout."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / DEFAULT_DATA
-        if candidate.is_dir():
-            return candidate
-    raise InputError(f"no teacher questions found ({DEFAULT_DATA} of the source checkout); pass --data FILE|DIR "
-                     "with questions made by `pilotfish synthesize questions`")
+    return shipped_dir(DEFAULT_DATA, f"no teacher questions found ({DEFAULT_DATA} of the source checkout); pass "
+                       "--data FILE|DIR with questions made by `pilotfish synthesize questions`")
 
 
 def _progress(message: str) -> None:
