@@ -20,6 +20,8 @@ MaxSim reranker scores the candidates from the index's stored token vectors.
     python benchmarks/retrieval.py --index DIR --cross-encoder pilotfish --only "zscore"   # + the trained reranker
     python benchmarks/retrieval.py --index DIR --only cross-encoder --ce-depth 5,10 \
         --cross-encoder none=pilotfish --cross-encoder A=DIR_A --cross-encoder C=DIR_C   # rerankers side by side
+    python benchmarks/retrieval.py --index DIR --only "maxsim top" --rerank 20 \
+        --maxsim untrained=minilm-untrained --maxsim teacher=DIR_T   # ColBERT models side by side
 """
 
 from __future__ import annotations
@@ -304,6 +306,18 @@ def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
                         {"maxsim-reranker": z}, None, None, depth, {"fusion": "zscore"}))
         configs.append((f"dense + maxsim top-{depth} zscore, doc_weight 1 ({label})", ["dense", "maxsim-reranker"],
                         {"maxsim-reranker": {**z, "doc_weight": 1.0}}, None, None, depth))
+    # ColBERT checkpoints (e.g. `pilotfish train colbert` with and without the teacher's questions) as MaxSim
+    # rerankers of the same first stage, side by side; on an index without their vectors the candidates are
+    # re-encoded
+    for spec in args.maxsim or ():
+        tag, _, model_id = spec.rpartition("=")
+        tag = f" [{tag or model_id}]"
+        for depth in (int(d) for d in str(args.rerank).split(",")):
+            ms = {"model": model_id, "candidates": depth}
+            configs.append((f"bm25+dense + maxsim top-{depth}{tag}", ["bm25", "dense", "maxsim-reranker"],
+                            {"maxsim-reranker": ms}, None, None, depth))
+            configs.append((f"bm25+dense + maxsim top-{depth} zscore{tag}", ["bm25", "dense", "maxsim-reranker"],
+                            {"maxsim-reranker": {**ms, "combine": "zscore"}}, None, None, depth))
     # cross-encoder rerankers (e.g. `pilotfish train reranker`'s, with and without the teacher's judgements),
     # side by side with each other and with the MaxSim one
     for spec in args.cross_encoder or ():
@@ -334,6 +348,9 @@ def main() -> None:
     ap.add_argument("--cross-encoder", action="append", default=None,
                     help="with --index: also rerank with this cross-encoder (`pilotfish` = the one `pilotfish train "
                          "reranker` wrote, a directory, or a hub id); repeatable, as LABEL=MODEL to name the rows")
+    ap.add_argument("--maxsim", action="append", default=None,
+                    help="with --index: a ColBERT model (LABEL=minilm-untrained|default|DIR) as the MaxSim reranker of "
+                         "bm25+dense, at the --rerank depths, plain and zscore (repeatable: models side by side)")
     ap.add_argument("--ce-depth", default="10", help="candidates the cross-encoder rescores (comma-separated)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

@@ -58,3 +58,46 @@ def test_teacher_questions_get_the_neighbour_the_teacher_judged_not_to_answer(tm
     with pytest.raises(InputError, match="no judgement in"):
         teacher_question_pairs(passages, TrainConfig(teacher_questions=(str(SHARD),), judgements=(str(other),)),
                                random.Random(0))
+
+
+def test_training_on_teacher_questions_ranks_their_passage_above_its_neighbour(tmp_path: Path) -> None:
+    """A real (tiny) run on the teacher's questions alone: afterwards MaxSim puts each question's own passage
+    further above its same-article negative than the untrained model did."""
+    import shutil
+
+    import numpy as np
+
+    from pilotfish.data.corpora import resolve_corpus
+    from pilotfish.data.teacher import read_teacher_records
+    from pilotfish.retrievers.colbert_model import ColbertEncoder
+    from pilotfish.retrievers.colbert_train import TrainConfig, teacher_question_pairs, train
+    from pilotfish.retrievers.documents import chunk_documents, load_directory
+
+    records = [r for r in read_teacher_records([SHARD]) if r["kind"] == "answerable"]
+    root, corpus = resolve_corpus("bbc"), tmp_path / "corpus"
+    for doc in {r["doc_id"] for r in records}:  # the shard's articles only, so the run takes seconds
+        (corpus / doc).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / f"{doc}.txt", corpus / f"{doc}.txt")
+    passages = chunk_documents(load_directory(corpus).documents)
+    pairs = [(q, p.index_text(), n.index_text()) for q, p, n in
+             teacher_question_pairs(passages, TrainConfig(teacher_questions=(str(SHARD),)), random.Random(0))
+             if n is not None]
+    assert len(pairs) >= 10
+
+    def margins(enc: ColbertEncoder) -> np.ndarray:
+        out = []
+        for q, pos, neg in pairs:
+            qv = enc.encode_queries([q])[0]
+            p, n = enc.encode_docs([pos, neg])
+            out.append(float((qv @ p.T).max(1).sum() - (qv @ n.T).max(1).sum()))
+        return np.array(out)
+
+    before = margins(ColbertEncoder.untrained())
+    path = train(corpus, tmp_path / "ckpt", TrainConfig(questions=0, cloze=0, ict=0, teacher_questions=(str(SHARD),),
+                                                        steps=16, batch_size=8, doc_maxlen=96))
+    meta = json.loads((path / "artifact.metadata").read_text())["pilotfish"]
+    assert meta["teacher_questions"] == len(records) and meta["steps"] == 16
+    assert meta["loss_last"] < meta["loss_first"]
+    after = margins(ColbertEncoder.load(str(path)))
+    assert after.mean() > before.mean() + 0.5, (before.mean(), after.mean())
+    assert (after > 0).sum() >= (before > 0).sum()

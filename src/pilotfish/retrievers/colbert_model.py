@@ -156,7 +156,8 @@ class ColbertEncoder:
                 "similarity": "cosine", "nbits": NBITS, "query_token": "[unused0]", "doc_token": "[unused1]",
                 "attend_to_mask_tokens": False, "pilotfish": {k: v for k, v in self.meta.items()
                                                               if k in ("query_augment", "markers", "base", "trained", "steps", "pairs",
-                                                                       "loss_first", "loss_last")}}
+                                                                       "loss_first", "loss_last", "teacher_questions",
+                                                                       "judgements")}}
         (path / "artifact.metadata").write_text(json.dumps(meta, indent=1))
         return path
 
