@@ -3,9 +3,10 @@ the same ratios, and how often the gold answer is still in what the large model 
 
 Two question sets, side by side:
 
-- **teacher (held out)**: the teacher's answerable questions from shards the shipped reader was not trained on
-  (``--from-shard``, default 60: the reader in the cache was trained on shards 0-59), articles outside the dev
-  sets; the answer is a span of its passage.
+- **teacher (held out)**: the teacher's answerable questions on the articles the reader holds out of its
+  training (``pilotfish.readers.examples.held_out_article``: 10% of the articles, chosen by id, whatever the
+  data), outside the dev sets; the answer is a span of its passage. ``--from-shard N`` instead takes every
+  question of shards N and later (for a reader trained on shards 0 to N-1 only, as in session 10).
 - **dev**: the answerable BBC dev questions (``../shared/data/bbc-qa-dev.jsonl``); the gold answer string.
 
 Only questions whose answer is in the 5 retrieved passages count (compression cannot keep what retrieval
@@ -46,12 +47,16 @@ def norm(text: str) -> str:
     return " ".join("".join(c.lower() if c.isalnum() else " " for c in text).split())
 
 
-def teacher_questions(from_shard: int, limit: int) -> list[dict[str, str]]:
+def teacher_questions(from_shard: int | None, limit: int) -> list[dict[str, str]]:
+    from pilotfish.readers.examples import held_out_article
+
     out = []
     for shard in sorted(TEACHER.glob("shard-*.jsonl")):
-        if int(shard.stem.split("-")[1]) < from_shard:
+        if from_shard is not None and int(shard.stem.split("-")[1]) < from_shard:
             continue
         for rec in json.loads(shard.read_text(encoding="utf-8"))["records"]:
+            if from_shard is None and not held_out_article(rec["doc_id"]):
+                continue
             if rec.get("answer") and rec.get("kind") == "answerable":
                 out.append({"question": rec["question"], "answer": rec["answer"]})
     return out[:limit]
@@ -69,7 +74,8 @@ def holds(answer: str, docs: list[Document]) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ratios", default="3,5")
-    ap.add_argument("--from-shard", type=int, default=60)
+    ap.add_argument("--from-shard", type=int, default=None,
+                    help="teacher questions of these shards on (default: those on the reader's held-out articles)")
     ap.add_argument("--limit", type=int, default=200, help="questions per set, at most")
     ap.add_argument("--guide", default="reader", help="the span reader that guides the guided rows")
     ap.add_argument("--png", default=None)

@@ -153,8 +153,14 @@ def cloze_examples(passages: Sequence[Any], n: int, *, seed: int = 0, negative_s
     return out
 
 
+def held_out_article(doc_id: str, val_share: float = 0.1) -> bool:
+    """Whether ``train_reader`` (at this ``val_share``, default 0.1) keeps this article out of training: the
+    split depends on the article id only, so benchmarks can measure a reader on articles it never saw."""
+    return _bucket(doc_id) < val_share
+
+
 def split_by_article(examples: Sequence[QAExample], val_share: float) -> tuple[list[QAExample], list[QAExample]]:
     """Train / validation by article (every example of an article on one side)."""
-    train = [x for x in examples if _bucket(x.doc_id) >= val_share]
-    val = [x for x in examples if _bucket(x.doc_id) < val_share]
+    train = [x for x in examples if not held_out_article(x.doc_id, val_share)]
+    val = [x for x in examples if held_out_article(x.doc_id, val_share)]
     return train, val
