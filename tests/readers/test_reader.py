@@ -60,6 +60,11 @@ def test_teacher_examples_have_hard_negatives_and_an_article_split(dev_doc_ids: 
         if x.start is not None:  # every answer is a span of what the reader is shown
             assert x.context[x.start:x.end] == x.answer
     assert {x.doc_id for x in train}.isdisjoint({x.doc_id for x in val})
+    # benchmarks find the held-out articles without the training data (held_out_article)
+    from pilotfish.readers.examples import held_out_article
+
+    assert val and all(held_out_article(x.doc_id) for x in val)
+    assert not any(held_out_article(x.doc_id) for x in train if x.source.startswith("teacher"))
     negs = [x for x in train if x.source == "teacher-negative"]
     assert len(negs) > 100 and all(x.start is None for x in negs)
     pos = {x.question: x for x in train if x.source == "teacher"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +17,9 @@ import httpx  # noqa: E402
 import pilotfish  # noqa: E402
 from pilotfish.server.app import ServerThread, create_app  # noqa: E402
 
-SECRET_PATH = "/home/alice/private/models/secret-model.gguf"
+# a path the server must never show a client (built here, not a real machine path)
+SECRET_DIR = str(Path(tempfile.gettempdir()) / "pilotfish-private-models")
+SECRET_PATH = str(Path(SECRET_DIR) / "secret-model.gguf")
 
 
 class BrokenRetriever(pilotfish.Plugin):
@@ -54,7 +58,7 @@ def test_500_has_an_error_id_and_no_paths(pilot_kw, caplog):
         assert r.status_code == 500
         error = r.json()["error"]
         assert error["type"] == "server_error"
-        for leak in ("/home/alice", "secret-model", "FileNotFoundError", "Errno", "0x7f00", "llama_model_load",
+        for leak in (SECRET_DIR, "secret-model", "FileNotFoundError", "Errno", "0x7f00", "llama_model_load",
                      "Traceback", "broken-retriever"):
             assert leak not in r.text
         error_id = _error_id(error["message"])
@@ -63,7 +67,7 @@ def test_500_has_an_error_id_and_no_paths(pilot_kw, caplog):
         with pytest.raises(openai.APIError) as info:
             list(client.chat.completions.create(model="pilotfish", stream=True,
                                                 messages=[{"role": "user", "content": "hi"}]))
-        assert "/home/alice" not in str(info.value) and "secret-model" not in str(info.value)
+        assert SECRET_DIR not in str(info.value) and "secret-model" not in str(info.value)
         stream_id = _error_id(str(info.value))
     # the server's log has the details under each id
     logged = {rec.getMessage() for rec in caplog.records if rec.name == "pilotfish.server"}

@@ -153,8 +153,11 @@ def cloze_examples(passages: Sequence[Any], n: int, *, seed: int = 0, negative_s
     return out
 
 
-def held_out_article(doc_id: str, val_share: float = 0.1) -> bool:
-    """Whether ``train_reader`` (at this ``val_share``, default 0.1) keeps this article out of training: the
+VAL_SHARE = 0.1  # the share of articles ``train_reader`` holds out by default
+
+
+def held_out_article(doc_id: str, val_share: float = VAL_SHARE) -> bool:
+    """Whether ``train_reader`` (at this ``val_share``) keeps this article out of training: the
     split depends on the article id only, so benchmarks can measure a reader on articles it never saw."""
     return _bucket(doc_id) < val_share
 

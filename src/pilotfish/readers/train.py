@@ -29,7 +29,7 @@ from pilotfish.core.errors import InputError
 from pilotfish.data.records import shipped_dir
 from pilotfish.data.teacher import read_teacher_records
 
-from .examples import QAExample, cloze_examples, split_by_article, teacher_examples
+from .examples import VAL_SHARE, QAExample, cloze_examples, split_by_article, teacher_examples
 from .model import MAX_LENGTH, META_FILE, SCORE_KEY, ExtractiveReader
 
 DEFAULT_DATA = "datasets/teacher-questions/state"
@@ -172,7 +172,7 @@ def _mean(xs: list[float]) -> float:
 
 
 def train_reader(out: str | Path, *, data: Sequence[str | Path] = (), cloze: int = 3000, epochs: float = 2.0,
-                 batch_size: int = 16, lr: float = 1e-4, seed: int = 0, val_share: float = 0.1,
+                 batch_size: int = 16, lr: float = 1e-4, seed: int = 0, val_share: float = VAL_SHARE,
                  exclude_docs: Sequence[str] = (), max_minutes: float | None = None,
                  limit: int | None = None, progress: Callable[[str], None] = _progress) -> dict[str, Any]:
     """Train a reader into ``out`` and record its held-out scores; returns the metadata. ``limit`` caps the
