@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -24,6 +25,36 @@ def test_ask_with_trace_and_json():
     r = CliRunner().invoke(cli, ["ask", "-m", "fake", "hi", "--json"])
     data = json.loads(r.output)
     assert data["text"] == "echo: hi" and data["route"] == "fake"
+
+
+def test_ask_streams_the_text_then_prints_the_rest():
+    r = run("ask", "-m", "fake", "hello world", "--stream")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "echo: hello world"  # the same output as without streaming, printed once
+    r = run("ask", "-m", "fake", "hello", "--stream", "--json")
+    assert r.returncode == 2 and "give --stream or --json, not both" in r.stderr
+
+
+@pytest.mark.real
+def test_ask_stream_shows_the_first_token_before_the_answer_is_done(smollm2):
+    """A real model on llama.cpp: the first text reaches stdout well before the process ends, and the streamed
+    answer is the same greedy answer as the printed one."""
+    import time
+
+    args = [sys.executable, "-m", "pilotfish", "ask", "-m", "smollm2-135m", "--max-tokens", "48", "--temperature", "0",
+            "Write a long list of European capital cities."]
+    plain = subprocess.run([*args, "--no-stream"], capture_output=True, text=True)
+    assert plain.returncode == 0, plain.stderr
+    proc = subprocess.Popen([*args, "--stream"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    arrivals = []  # (seconds, bytes) of each read of stdout
+    while chunk := os.read(proc.stdout.fileno(), 4096):
+        arrivals.append((time.perf_counter(), chunk))
+    err = proc.stderr.read()
+    assert proc.wait() == 0, err.decode()
+    assert b"".join(c for _, c in arrivals).decode().strip() == plain.stdout.strip()
+    # streamed: the text came in many pieces over the generation's time, not in one write at the end
+    assert len(arrivals) >= 5, arrivals
+    assert arrivals[-1][0] - arrivals[0][0] > 0.2, arrivals
 
 
 def test_exit_codes_and_messages(tmp_path):

@@ -32,6 +32,9 @@ def _ask_options(f: Any) -> Any:
         click.option("--system", default=None, help="system prompt"),
         click.option("--trace", is_flag=True, help="print the hook trace and model usage to stderr"),
         click.option("--json", "as_json", is_flag=True, help="print the answer as JSON"),
+        click.option("--stream/--no-stream", default=None,
+                     help="print the answer's text as it is generated, then its sources and verdicts (default: on "
+                          "when the output is a terminal, off with --json)"),
     ]):
         f = opt(f)
     return f
@@ -59,14 +62,40 @@ def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple
 
 def _ask(question: str, config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
          index: str | None, verify: bool | None, max_tokens: int | None, temperature: float | None, system: str | None,
-         trace: bool, as_json: bool) -> None:
+         trace: bool, as_json: bool, stream: bool | None) -> None:
     if not question.strip():
         raise click.UsageError("the question is empty")
+    if stream and as_json:
+        raise click.UsageError("give --stream or --json, not both (JSON is printed once the answer is complete)")
+    if stream is None:
+        stream = not as_json and sys.stdout.isatty()
     pilot = pilot_for_command(config_path, model, plugins, corpus, index, verify)
-    answer = pilot.run(question, max_tokens=max_tokens, temperature=temperature, system=system)
-    print_answer(answer, as_json)
+    params = {"max_tokens": max_tokens, "temperature": temperature, "system": system}
+    if stream:
+        answer = stream_answer(pilot, question, params)
+    else:
+        answer = pilot.run(question, **params)
+    print_answer(answer, as_json, text_shown=stream)
     if trace:
         print_trace(answer)
+
+
+def stream_answer(pilot: Any, question: Any, params: dict[str, Any]) -> Any:
+    """Echo the answer's chunks as the model makes them (the first token shows after the prefill, not after the
+    whole answer and its verification); returns the finished :class:`Answer`. A final text other than the
+    streamed one (a repair changed it) is shown after it."""
+    stream = pilot.stream(question, **params)
+    streamed = []
+    for chunk in stream:
+        streamed.append(chunk)
+        click.echo(chunk, nl=False)
+    click.echo()
+    answer = stream.answer
+    assert answer is not None
+    if "".join(streamed).strip() != answer.text.strip():  # a repair (or an escalating cascade) changed it
+        why = f"repaired: {answer.repairs[-1].action}" if answer.repairs else "final answer"
+        click.echo(f"({why}) {answer.text}")
+    return answer
 
 
 @cli.command()

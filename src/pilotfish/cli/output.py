@@ -35,11 +35,13 @@ def print_trace(answer: Any) -> None:
                    f"{s.target_passes} target passes for {s.tokens} tokens, {s.tokens_per_s:.1f} tokens/s", err=True)
 
 
-def print_answer(answer: Any, as_json: bool = False) -> None:
+def print_answer(answer: Any, as_json: bool = False, text_shown: bool = False) -> None:
+    """The answer, its sources and verdicts (``text_shown``: the text was streamed already)."""
     if as_json:
         click.echo(json.dumps(answer_to_json(answer), indent=2, default=str))
         return
-    click.echo(answer.text)
+    if not text_shown:
+        click.echo(answer.text)
     if answer.documents:
         click.echo("\nsources:")
         for i, doc in enumerate(answer.documents, start=1):
