@@ -78,15 +78,17 @@ def main() -> None:
                     help="teacher questions of these shards on (default: those on the reader's held-out articles)")
     ap.add_argument("--limit", type=int, default=200, help="questions per set, at most")
     ap.add_argument("--guide", default="reader", help="the span reader that guides the guided rows")
+    ap.add_argument("--coarse", default="auto", help="the embedder of the compress rows' sentence ranking")
     ap.add_argument("--png", default=None)
     args = ap.parse_args()
     ratios = [float(x) for x in args.ratios.split(",")]
     pilot = build_pilot(None, None, (), index=str(corpus_index("bbc")))
     methods: dict[str, Any] = {}
     for r in ratios:
-        methods[f"compress {r:g}x"] = Compress(ratio=r)
-        methods[f"compress {r:g}x +reader"] = Compress(ratio=r, guide=args.guide, guide_top=2)
-        methods[f"compress {r:g}x +reader +prev"] = Compress(ratio=r, guide=args.guide, guide_top=2, previous=1)
+        methods[f"compress {r:g}x"] = Compress(ratio=r, coarse=args.coarse)
+        methods[f"compress {r:g}x +reader"] = Compress(ratio=r, coarse=args.coarse, guide=args.guide, guide_top=2)
+        methods[f"compress {r:g}x +reader +prev"] = Compress(ratio=r, coarse=args.coarse, guide=args.guide, guide_top=2,
+                                                             previous=1)
         methods[f"truncate {r:g}x"] = SameBudget("truncate", r)
         methods[f"random {r:g}x"] = SameBudget("random", r)
     sets = {"teacher (held out)": teacher_questions(args.from_shard, args.limit), "dev": dev_questions(args.limit)}

@@ -5,7 +5,8 @@ thread), so a small model that drops what the question does not need makes the a
 
 Two steps, each configurable:
 
-1. **coarse** (``coarse = "minilm"``, any embedder id; ``""`` turns it off): the passages are split into
+1. **coarse** (``coarse = "auto"``: MiniLM, on ONNX Runtime int8 where it can be had; any embedder id;
+   ``""`` turns it off): the passages are split into
    sentences; each sentence is scored by its cosine similarity to the question, plus ``rank_weight``
    times its passage's similarity (the passage's vector is the mean of its sentences'), and the best sentences are kept, in their original order, until the
    budget is spent. A sentence repeated by overlapping passages is kept once.
@@ -27,7 +28,7 @@ Config::
 
     [pilotfish.plugin.compress]
     ratio = 3.0          # or: budget = 150
-    coarse = "minilm"
+    coarse = "auto"      # MiniLM (ONNX int8 where available), or any embedder id
     fine = ""            # "smollm2-135m" adds the token-level step
 """
 
@@ -60,8 +61,10 @@ class Compress(Plugin):
         """Target: the passages' tokens divided by this (1.0 keeps everything)."""
         budget: int | None = None
         """Target in tokens of the passages; wins over ``ratio``."""
-        coarse: str = "minilm"
-        """Embedder that ranks sentences by relevance to the question; "" keeps whole passages for ``fine``."""
+        coarse: str = "auto"
+        """Embedder that ranks sentences by relevance to the question; "" keeps whole passages for ``fine``.
+        ``"auto"``: ``minilm-int8`` (MiniLM on ONNX Runtime, the encoder the dense index is built with, so it is
+        loaded once for both and torch is never imported) where it can be had, else ``minilm``."""
         rank_weight: float = 0.5
         """Weight of the passage's own similarity in a sentence's score."""
         fine: str = ""
@@ -124,7 +127,7 @@ class Compress(Plugin):
 
     def _coarse(self, question: str, documents: list[Document], sentences: list[tuple[int, str, int, int]],
                 target: float, count: Any, pilot: Any) -> set[int]:
-        embedder = pilot.get_model(self.options.coarse)
+        embedder = pilot.get_model(_coarse_model(self.options.coarse))
         if not hasattr(embedder, "embed"):
             raise ConfigError(f"compress: coarse = {self.options.coarse!r} is not an embedder (give e.g. 'minilm')")
         vecs = np.asarray(embedder.embed([question] + [s[1] for s in sentences]))
@@ -208,6 +211,18 @@ class Compress(Plugin):
 
 
 # --- helpers -------------------------------------------------------------------------------------------
+
+
+def _coarse_model(name: str) -> str:
+    if name != "auto":
+        return name
+    from pilotfish.core.models import registry
+
+    spec = registry().models.get("minilm-int8")
+    try:
+        return "minilm-int8" if spec is not None and spec.is_available() else "minilm"
+    except PilotfishError:
+        return "minilm"
 
 
 def _shown_text(doc: Document) -> str:
