@@ -22,6 +22,8 @@ MaxSim reranker scores the candidates from the index's stored token vectors.
         --cross-encoder none=pilotfish --cross-encoder A=DIR_A --cross-encoder C=DIR_C   # rerankers side by side
     python benchmarks/retrieval.py --index DIR --only "maxsim top" --rerank 20 \
         --maxsim untrained=minilm-untrained --maxsim teacher=DIR_T   # ColBERT models side by side
+    python benchmarks/retrieval.py --index DIR --only "hybrid RRF (bm25+dense),maxsim top,reader" --rerank 10,20 \
+        --maxsim untrained=minilm-untrained --reader shipped=reader   # the span reader as a reranker
 """
 
 from __future__ import annotations
@@ -329,6 +331,17 @@ def run_on_index(args: argparse.Namespace, queries: list[dict[str, Any]]) -> lis
                             {"cross-encoder-reranker": ce}, None, None, 20))
             configs.append((f"bm25+dense + cross-encoder top-{depth} zscore{tag}",
                             ["bm25", "dense", "cross-encoder-reranker"], {"cross-encoder-reranker": ce}, None, None, 20))
+    # the span reader as a reranker (``reader-reranker``): its answer margin fused with untrained MaxSim, and alone
+    for spec in args.reader or ():
+        tag, _, model_id = spec.rpartition("=")
+        tag = f" [{tag or model_id}]"
+        for depth in (int(d) for d in str(args.rerank).split(",")):
+            rr = {"reader": model_id, "candidates": depth}
+            configs.append((f"bm25+dense + reader-reranker top-{depth}, fused with maxsim{tag}",
+                            ["bm25", "dense", "reader-reranker"], {"reader-reranker": rr}, None, None, depth))
+            configs.append((f"bm25+dense + reader-reranker top-{depth}, reader alone{tag}",
+                            ["bm25", "dense", "reader-reranker"], {"reader-reranker": {**rr, "fuse": ""}}, None, None,
+                            depth))
     return _evaluate_rows(args, queries, index, configs)
 
 
@@ -351,6 +364,9 @@ def main() -> None:
     ap.add_argument("--maxsim", action="append", default=None,
                     help="with --index: a ColBERT model (LABEL=minilm-untrained|default|DIR) as the MaxSim reranker of "
                          "bm25+dense, at the --rerank depths, plain and zscore (repeatable: models side by side)")
+    ap.add_argument("--reader", action="append", default=None,
+                    help="with --index: LABEL=MODEL, a span reader as the reranker (`reader-reranker`), fused with "
+                         "untrained MaxSim and alone, at the --rerank depths (repeatable; e.g. shipped=reader)")
     ap.add_argument("--ce-depth", default="10", help="candidates the cross-encoder rescores (comma-separated)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()

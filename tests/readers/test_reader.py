@@ -173,3 +173,50 @@ def test_range_scores_point_where_the_best_span_is(small_reader) -> None:
     assert scores[1] == [-math.inf] and scores[2] == [-math.inf]
     with pytest.raises(InputError, match="2 range lists for 1 passages"):
         reader.range_scores(q, [text], [[(0, 5)], [(0, 5)]])
+
+
+def test_the_reader_reranks_the_answering_passage_first(small_reader) -> None:
+    """``reader-reranker`` on a real pilot (real MiniLM reader, real untrained MaxSim): three passages of one
+    article, the first stage ranking the one that answers last; the reader (alone, and fused with MaxSim) puts
+    it first, records what it found, and keeps the documents beyond its candidates in their order."""
+    import pilotfish
+    from pilotfish.core.types import Document
+    from pilotfish.readers.rerank import ReaderReranker
+
+    out, _ = small_reader
+    q = "How many jobs will LNM Holdings cut?"
+    docs = [Document("steel#0", "Steel prices rose sharply in Europe last year as demand from China grew.", "steel",
+                     "Steel merger", score=3.0),
+            Document("steel#2", "The merger still needs the approval of regulators in Brussels and Washington.",
+                     "steel", "Steel merger", score=2.0),
+            Document("steel#1", "LNM Holdings will cut 45,000 jobs over the next three years, Lakshmi Mittal said.",
+                     "steel", "Steel merger", score=1.0),
+            Document("rain#0", "Heavy rain fell across the north of England.", "rain", "Rain", score=0.5)]
+    for fuse in ("", "minilm-untrained"):
+        rr = ReaderReranker(reader=f"reader:{out}", candidates=3, fuse=fuse)
+        pilot = pilotfish.Pilot(model="fake", plugins=[Passages(docs), rr], use_entrypoints=False, top_k=4)
+        got = pilot.retrieve(q)
+        assert got[0].id == "steel#1", (fuse, [(d.id, d.metadata.get("reader")) for d in got])
+        span = got[0].metadata["reader"]["span"]
+        assert got[0].metadata["reranker"] == "reader-reranker" and span and span in docs[2].text
+        assert got[-1].id == "rain#0" and "reader" not in got[-1].metadata  # past the candidates: not read
+
+
+def test_reader_reranker_errors_are_clear(small_reader) -> None:
+    import pilotfish
+    from pilotfish.core.errors import PilotfishError
+    from pilotfish.core.types import Document
+    from pilotfish.readers.rerank import ReaderReranker
+
+    out, _ = small_reader
+    docs = [Document("a#0", "Some text.", "a", "A")]
+    pilot = pilotfish.Pilot(model="fake", plugins=[Passages(docs), ReaderReranker(reader="minilm")],
+                            use_entrypoints=False)
+    with pytest.raises(PilotfishError, match="reader = 'minilm' is not a span reader"):
+        pilot.retrieve("Who?")
+    pilot = pilotfish.Pilot(model="fake", plugins=[Passages(docs), ReaderReranker(reader=f"reader:{out}")],
+                            use_entrypoints=False)
+    with pytest.raises(PilotfishError, match="search query is empty"):
+        pilot.retrieve(pilot.make_request("Who?").replace(query="  "))
+    with pytest.raises(pilotfish.ConfigError):
+        ReaderReranker(candidates=0)
