@@ -1,6 +1,7 @@
 """Prompt compression against the uncompressed prompt and two same-budget baselines, side by side.
 
     python benchmarks/compress.py [--limit 20] [--ratios 2,3,5] [--fine] [--guide reader] [--png docs/compress.png]
+        [--plugins reader-reranker] [--no-baselines]
 
 On the dev QA set (``../shared/data/bbc-qa-dev.jsonl``, answerable questions), with the passages the
 README's RAG config retrieves from the BBC index (top 5, bm25 + dense), Qwen2.5-1.5B answers greedily
@@ -11,7 +12,9 @@ README's RAG config retrieves from the BBC index (top 5, bm25 + dense), Qwen2.5-
   ``--guide reader`` adds rows where the span reader's two best sentences (each with ``--previous``
   sentences before it) are kept first, at ``--guided-ratios``);
 - at the budget of ``--baseline-ratio`` (3x): random whole sentences (seeded), and the passages truncated in
-  rank order.
+  rank order (``--no-baselines`` leaves them out).
+
+``--plugins`` adds plugins to every row's pilot (``reader-reranker``: the passages are reranked first).
 
 For each row: answer accuracy (gold answer contained, normalised), the share of gold evidence sentences
 kept in the prompt, mean prompt tokens, time to first token and total seconds per question. All rows run
@@ -90,6 +93,8 @@ def main() -> None:
     ap.add_argument("--guided-ratios", default="", help="ratios of the guided rows (default: --ratios)")
     ap.add_argument("--previous", type=int, default=0, help="guided rows: sentences kept before each pick")
     ap.add_argument("--no-plain", action="store_true", help="no unguided compress rows")
+    ap.add_argument("--plugins", default="", help="more plugins for every row, e.g. reader-reranker (comma-separated)")
+    ap.add_argument("--no-baselines", action="store_true", help="no random-sentence and truncation rows")
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--png", default=None)
     ap.add_argument("--json", default=None, help="write the rows as JSON here")
@@ -107,9 +112,11 @@ def main() -> None:
             setups[f"compress {r:g}x +fine"] = (Compress(ratio=r, fine="smollm2-135m"),)
     for r in [float(x) for x in (args.guided_ratios or args.ratios).split(",")] if args.guide else []:
         setups[f"compress {r:g}x +{args.guide}"] = (Compress(ratio=r, guide=args.guide, previous=args.previous),)
-    setups[f"random sentences {mid:g}x"] = (SameBudget("random", mid),)
-    setups[f"truncate {mid:g}x"] = (SameBudget("truncate", mid),)
-    pilots = {name: build_pilot(None, None, (), index=index) for name in setups}
+    if not args.no_baselines:
+        setups[f"random sentences {mid:g}x"] = (SameBudget("random", mid),)
+        setups[f"truncate {mid:g}x"] = (SameBudget("truncate", mid),)
+    extra_plugins = tuple(p for p in args.plugins.split(",") if p)
+    pilots = {name: build_pilot(None, None, extra_plugins, index=index) for name in setups}
     for name, extra in setups.items():
         for plugin in extra:
             pilots[name].pm.register(plugin, name=f"bench-{name}")
