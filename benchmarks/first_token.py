@@ -10,7 +10,10 @@ fresh process every time, the model cache already built: GGUFs joined, the BBC i
   GGUF mmapped, a ~40-token prompt prefilled);
 - ``rag``: ``pilotfish ask -m MODEL --corpus bbc --stream QUESTION`` (the README's first command: retrieval,
   then a ~780-token prompt with five passages; the verifier runs after the text, so it does not delay it);
-- ``rag + compress``: the same with ``-p compress`` (``guide = "reader"``, ratio 8), the prompt ~230 tokens.
+- ``rag+compress``: the same with ``-p compress`` as it comes (ratio 3, sentences ranked by ``minilm-int8``), the
+  prompt ~380 tokens;
+- ``rag+compress-reader``: ``compress`` with ``guide = "reader"`` at ratio 8, the prompt ~230 tokens (the reader
+  runs on torch).
 
 Goal (the engine issue): the first token within 3 s once the cache is built. Prints medians per row and the
 load average beside each, and the ratio of each row's first-token time to its whole process.
@@ -58,7 +61,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=3)
     ap.add_argument("--models", default="smollm2-135m,qwen2.5-1.5b")
     ap.add_argument("--threads", default="1", help="PILOTFISH_THREADS of the processes")
-    ap.add_argument("--rows", default="chat,rag,rag+compress")
+    ap.add_argument("--rows", default="chat,rag,rag+compress,rag+compress-reader")
     args = ap.parse_args()
     env = {**os.environ, "PILOTFISH_THREADS": args.threads}
     cfg = Path(tempfile.mkdtemp()) / "compress.toml"
@@ -67,8 +70,8 @@ def main() -> None:
     rows: dict[str, list[str]] = {}
     for model in args.models.split(","):
         for row in args.rows.split(","):
-            extra = {"chat": [], "rag": ["--corpus", "bbc"],
-                     "rag+compress": ["--corpus", "bbc", "-p", "compress", "-c", str(cfg)]}[row]
+            extra = {"chat": [], "rag": ["--corpus", "bbc"], "rag+compress": ["--corpus", "bbc", "-p", "compress"],
+                     "rag+compress-reader": ["--corpus", "bbc", "-p", "compress", "-c", str(cfg)]}[row]
             rows[f"{model} {row}"] = ["-m", model, *extra]
     # warm the page cache and build anything missing (not timed)
     for name, extra in rows.items():
