@@ -53,12 +53,14 @@ def register(cli: Any) -> None:
               help="weight of a judged claim against a rule-made one in the cross-encoder's loss")
 @click.option("--teacher-in-head", is_flag=True,
               help="also fit the calibrated head on the teacher's soft labels (measured worse on the dev claims)")
+@click.option("--teacher-loss", type=click.Choice(["soft", "rank"]), default="soft", show_default=True,
+              help="soft: cross-entropy on the teacher's P(supported); rank: order each context's claims as the teacher does")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @click.option("--force", is_flag=True, help="replace --out even when it is a non-empty folder pilotfish did not write")
 def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: int, batch_size: int, lr: float,
                            head_lr: float, paraphrases: int, exclude_docs: str | None, max_minutes: float | None, seed: int,
                            max_articles: int | None, head_examples: int, head_only: bool, teacher: tuple[str, ...],
-                           teacher_weight: float, teacher_in_head: bool, base: str | None, quiet: bool,
+                           teacher_weight: float, teacher_in_head: bool, base: str | None, teacher_loss: str, quiet: bool,
                            force: bool) -> None:
     """Train the entailment verifier (a MiniLM cross-encoder) on claims synthesized from a corpus."""
     from pilotfish.data.articles import packaged_bbc_dir
@@ -94,7 +96,7 @@ def train_verifier_command(corpus: str, out: str | None, examples: int, epochs: 
                            head_lr=head_lr, paraphrases=paraphrases, exclude_docs=excluded, head_examples=head_examples,
                            max_minutes=max_minutes, seed=seed, max_articles=max_articles, progress=not quiet,
                            teacher=teacher, teacher_weight=teacher_weight, teacher_in_head=teacher_in_head, base=base,
-                           force=force)
+                           teacher_loss=teacher_loss, force=force)
     click.echo(f"verifier written to {stats['out']} ({stats['train_examples']} examples, {stats['steps']} steps, "
                f"{stats['seconds']:.0f} s; accuracy on held-out synthetic claims {stats['synthetic_val_accuracy']:.3f})")
 

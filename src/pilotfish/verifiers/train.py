@@ -43,6 +43,47 @@ def soft_target(p_supported: float, label: str) -> list[float]:
     return [p, rest / 2, rest / 2]
 
 
+TEACHER_LOSSES = ("soft", "rank")
+RANK_MARGIN = 0.2
+"""Two claims of a context form a ranking pair when the teacher's P(supported) differ by this much."""
+
+
+def _pairs(group: list[dict[str, Any]]) -> list[tuple[int, int, float]]:
+    """(better, worse, weight) index pairs of one context's judged claims, weighted by the gap."""
+    out = []
+    for i, a in enumerate(group):
+        for j, b in enumerate(group):
+            gap = a["p_supported"] - b["p_supported"]
+            if gap >= RANK_MARGIN:
+                out.append((i, j, gap))
+    return out
+
+
+def _rank_groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    by_context: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_context.setdefault(r["context"], []).append(r)
+    return [g for g in by_context.values() if _pairs(g)]
+
+
+def _rank_loss(model: Any, encode: Any, groups: list[list[dict[str, Any]]], torch: Any) -> Any:
+    """Mean pairwise logistic loss on the supported-vs-rest log-odds of the claims of ``groups``."""
+    rows = [r for g in groups for r in g]
+    logp = torch.log_softmax(model(**encode(rows)).logits, dim=-1)
+    odds = logp[:, 0] - torch.logsumexp(logp[:, 1:], dim=-1)
+    better, worse, weight = [], [], []
+    at = 0
+    for g in groups:
+        for i, j, gap in _pairs(g):
+            better.append(at + i)
+            worse.append(at + j)
+            weight.append(gap)
+        at += len(g)
+    w = torch.tensor(weight)
+    diff = odds[torch.tensor(better)] - odds[torch.tensor(worse)]
+    return (torch.nn.functional.softplus(-diff) * w).sum() / w.sum()
+
+
 def hard_target(label: str) -> list[float]:
     out = [0.0, 0.0, 0.0]
     out[LABEL_IDS[label]] = 1.0
@@ -94,6 +135,7 @@ def train_verifier(
     teacher: Sequence[str | Path] = (),
     teacher_weight: float = 1.0,
     teacher_in_head: bool = False,
+    teacher_loss: str = "soft",
     progress: bool = True,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -113,6 +155,11 @@ def train_verifier(
     ``teacher_weight`` against a rule-made claim (and the head's data with ``teacher_in_head``: measured
     worse, see docs/verification.md); 5% of their contexts are held out to report agreement with the
     teacher.
+    ``teacher_loss``: ``"soft"`` (cross-entropy against :func:`soft_target`) or ``"rank"`` (the claims
+    of one context are ranked like the teacher ranks them: a pairwise logistic loss on the student's
+    supported-vs-rest log-odds for every two claims whose P(supported) differ by at least
+    :data:`RANK_MARGIN`; the teacher's P is compressed toward the middle but its order is what
+    separates, see docs/verification.md).
     ``force``: replace ``out`` even when it is a non-empty folder pilotfish did not write (refused
     otherwise, before any work).
     """
@@ -122,6 +169,8 @@ def train_verifier(
         raise InputError(f"--examples must be at least 6, got {examples}")
     if teacher_weight <= 0:
         raise InputError(f"--teacher-weight must be > 0, got {teacher_weight}")
+    if teacher_loss not in TEACHER_LOSSES:
+        raise InputError(f"--teacher-loss must be one of {', '.join(TEACHER_LOSSES)}, got {teacher_loss!r}")
     if base is not None and not (Path(base).expanduser() / "config.json").is_file():
         raise InputError(f"--base {base} is not a checkpoint folder (no config.json)")
     judged = teacher_rows(teacher, exclude_docs) if teacher else []
@@ -172,11 +221,24 @@ def train_verifier(
         {"params": [p for p in params if id(p) not in fresh], "lr": lr},
         {"params": [p for p in params if id(p) in fresh], "lr": head_lr},
     ], weight_decay=0.01)
-    steps = epochs * ((len(train) + batch_size - 1) // batch_size)
+    if teacher_loss == "rank":
+        # the judged claims are ranked within their context: each batch carries whole contexts
+        ranked = [r for r in train if "p_supported" in r]
+        train = [r for r in train if "p_supported" not in r]
+        groups = _rank_groups(ranked)
+    else:
+        groups = []
+    # steps per epoch: every rule-made claim once, and every rank group once (several groups per step)
+    per_epoch = max(1, -(-len(train) // batch_size), -(-sum(len(g) for g in groups) // batch_size))
+    steps = epochs * per_epoch
     warmup = max(1, steps // 20)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
+
+    def encode(chunk: list[dict[str, Any]]) -> Any:
+        return tokenizer([r["context"] for r in chunk], [r["claim"] for r in chunk], truncation="longest_first",
+                         max_length=max_length, padding=True, return_tensors="pt")
 
     def batches(rows: list[dict[str, Any]], shuffle: bool) -> Any:
         rows = list(rows)
@@ -184,19 +246,30 @@ def train_verifier(
             random.shuffle(rows)
         for i in range(0, len(rows), batch_size):
             chunk = rows[i:i + batch_size]
-            enc = tokenizer([r["context"] for r in chunk], [r["claim"] for r in chunk], truncation="longest_first",
-                            max_length=max_length, padding=True, return_tensors="pt")
-            yield enc, torch.tensor([r["target"] for r in chunk]), torch.tensor([r.get("weight", 1.0) for r in chunk])
+            yield encode(chunk), torch.tensor([r["target"] for r in chunk]), torch.tensor([r.get("weight", 1.0) for r in chunk])
+
+    def group_batches(n: int) -> list[list[list[dict[str, Any]]]]:
+        """The rank groups spread over ``n`` steps (every group once per epoch)."""
+        order = list(groups)
+        random.shuffle(order)
+        return [order[i::n] for i in range(n)] if n else []
 
     model.train()
     bar = _tqdm(steps, "training verifier", progress)
     done, losses, stopped = 0, [], False
     deadline = start + max_minutes * 60 if max_minutes else None
     for _ in range(epochs):
-        for enc, targets, weights in batches(train, True):
-            # cross-entropy against target probabilities: a one-hot rule label or the teacher's soft label
-            logp = torch.log_softmax(model(**enc).logits, dim=-1)
-            loss = (-(targets * logp).sum(-1) * weights).sum() / weights.sum()
+        ranked_steps = group_batches(per_epoch)
+        rule_steps = list(batches(train, True))
+        for step in range(per_epoch):
+            loss = torch.zeros(())
+            if step < len(rule_steps):
+                # cross-entropy against target probabilities: a one-hot rule label or the teacher's soft label
+                enc, targets, weights = rule_steps[step]
+                logp = torch.log_softmax(model(**enc).logits, dim=-1)
+                loss = (-(targets * logp).sum(-1) * weights).sum() / weights.sum()
+            if ranked_steps and ranked_steps[step]:
+                loss = loss + teacher_weight * _rank_loss(model, encode, ranked_steps[step], torch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
@@ -233,7 +306,8 @@ def train_verifier(
     }
     if judged:
         stats["teacher"] = {"files": [str(t) for t in teacher], "claims": len(judged), "train": len(teacher_train),
-                            "held_out": len(teacher_val), "weight": teacher_weight,
+                            "held_out": len(teacher_val), "weight": teacher_weight, "loss": teacher_loss,
+                            "rank_groups": len(groups), "rank_pairs": sum(len(_pairs(g)) for g in groups),
                             **_agreement([r["p_supported"] for r in teacher_val], teacher_p)}
 
     def write(tmp: Path) -> None:
