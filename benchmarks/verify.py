@@ -1,6 +1,6 @@
 """Claim verification side by side on a labelled claims file (default: the BBC dev claims).
 
-    python benchmarks/verify.py [--claims FILE] [--model PATH] [--student PATH ...] [--judge MODEL] [--json]
+    python benchmarks/verify.py [--claims FILE] [--model PATH] [--student PATH ...] [--judge MODEL] [--by-error] [--json]
     python benchmarks/verify.py --qa [--qa-limit 12]     # end to end: how often answers pass
 
 Methods (supported vs not, and 3-way where the method can tell contradicted from unsupported):
@@ -54,7 +54,8 @@ def run_judge(rows: list[dict], model: str) -> dict:
                                    [rows[i]["claim"] for i in idx])
         for i, p in zip(idx, scores, strict=True):
             p_sup[i] = p
-    return metrics([r["label"] for r in rows], p_sup, [0.0] * len(rows), time.perf_counter() - t)
+    errors = [r.get("error") for r in rows] if any(r.get("error") for r in rows) else None
+    return metrics([r["label"] for r in rows], p_sup, [0.0] * len(rows), time.perf_counter() - t, errors=errors)
 
 
 def run_claims(path: Path, model: str | None, students: list[str] = (), judge: str | None = None) -> dict[str, dict]:
@@ -68,10 +69,11 @@ def run_claims(path: Path, model: str | None, students: list[str] = (), judge: s
 
     rows = read_claims(path)
     gold = [r["label"] for r in rows]
+    errors = [r.get("error") for r in rows] if any(r.get("error") for r in rows) else None
     out = {}
     t = time.perf_counter()
     s = [overlap(r["claim"], r["context"]) for r in rows]
-    out["overlap"] = metrics(gold, s, [0.0] * len(rows), time.perf_counter() - t)
+    out["overlap"] = metrics(gold, s, [0.0] * len(rows), time.perf_counter() - t, errors=errors)
 
     emb = pilotfish.get_model("minilm")
     emb.embed(["warm up"])
@@ -81,7 +83,7 @@ def run_claims(path: Path, model: str | None, students: list[str] = (), judge: s
         sents = [r["context"][a:b] for a, b in split_sentences(r["context"])] or [r["context"]]
         vecs = np.asarray(emb.embed([r["claim"], *sents]))
         s.append(float((vecs[1:] @ vecs[0]).max()))
-    out["minilm-cosine"] = metrics(gold, s, [0.0] * len(rows), time.perf_counter() - t)
+    out["minilm-cosine"] = metrics(gold, s, [0.0] * len(rows), time.perf_counter() - t, errors=errors)
 
     raw = load_nli(model, head=False)
     warm_up(raw, rows)
@@ -169,6 +171,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="NLI checkpoint (default: the trained verifier)")
     ap.add_argument("--student", action="append", default=[], help="another checkpoint to compare (repeatable)")
     ap.add_argument("--judge", default=None, help="also judge with this causal LM (e.g. qwen2.5-1.5b), the teacher")
+    ap.add_argument("--by-error", action="store_true",
+                    help="also print each row's AUROC of supported claims against each kind of error (the file's `error`)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--qa", action="store_true", help="end to end on the dev QA set instead")
     ap.add_argument("--qa-limit", type=int, default=12)
@@ -190,6 +194,13 @@ def main() -> None:
         print(f"{name:<{width}} {r['auroc']:>6.3f} {r['balanced_accuracy']:>8.3f} {r['macro_f1']:>8.3f} {r['claims_per_s']:>9.1f}")
     print(f"{'consistency':<{width}} n/a (scores a model's own re-sampled answers; see --qa)")
     print(f"{'goals':<{width}}  0.850    0.800    0.650      20.0")
+    kinds = sorted({k for r in results.values() for k in r.get("auroc_by_error", {})})
+    if args.by_error and kinds:
+        print(f"\nAUROC, supported against one kind of error ({', '.join(kinds)}):")
+        print(f"{'method':<{width}} " + " ".join(f"{k[:12]:>12}" for k in kinds))
+        for name, r in results.items():
+            got = r.get("auroc_by_error", {})
+            print(f"{name:<{width}} " + " ".join(f"{got[k]:>12.3f}" if k in got else f"{'-':>12}" for k in kinds))
     teacher = next((r for k, r in results.items() if k.startswith("judge")), None)
     base = results.get("entailment")
     if teacher and base and teacher["auroc"] > base["auroc"]:

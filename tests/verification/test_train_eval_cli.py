@@ -85,3 +85,15 @@ def test_cross_fitted_threshold_is_averaged_over_repeated_halvings():
     assert fixed["_threshold"] == "fixed at 0.45" and fixed["_spread"]["balanced_accuracy"][0] == fixed["balanced_accuracy"]
     with pytest.raises(InputError, match="repeats"):
         metrics(gold, p_sup, p_con, 1.0, repeats=0)
+
+
+def test_auroc_by_error_compares_the_supported_claims_with_each_kind():
+    from pilotfish.verifiers.evaluate import metrics
+
+    gold = ["supported"] * 3 + ["contradicted"] * 2 + ["unsupported"] * 2
+    errors = [None] * 3 + ["number"] * 2 + ["fabricated-detail"] * 2
+    # the number errors score below every supported claim; the fabricated details above them
+    p_sup = [0.6, 0.7, 0.8, 0.1, 0.2, 0.9, 0.95]
+    report = metrics(gold, p_sup, [0.0] * 7, 1.0, errors=errors)
+    assert report["auroc_by_error"] == {"fabricated-detail": 0.0, "number": 1.0}
+    assert "auroc_by_error" not in metrics(gold, p_sup, [0.0] * 7, 1.0)

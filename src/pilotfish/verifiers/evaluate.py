@@ -117,9 +117,12 @@ def _split_thresholds(y: Sequence[int], p_sup: Sequence[float], seed: int) -> tu
 
 
 def metrics(gold: Sequence[str], p_sup: Sequence[float], p_con: Sequence[float], seconds: float,
-            threshold: float | None = None, seed: int = 0, repeats: int = 10) -> dict[str, Any]:
+            threshold: float | None = None, seed: int = 0, repeats: int = 10,
+            errors: Sequence[str | None] | None = None) -> dict[str, Any]:
     """The full report; ``threshold=None`` cross-fits it on two halves, ``repeats`` times (see the
-    module docstring); a fixed threshold is applied once."""
+    module docstring); a fixed threshold is applied once. ``errors``: each claim's kind of error (the
+    claims file's ``error`` field, ``None`` for a supported claim): adds ``auroc_by_error``, the AUROC of
+    the supported claims against those of each kind."""
     if repeats < 1:
         raise InputError(f"repeats must be >= 1, got {repeats}")
     y = [int(g == "supported") for g in gold]
@@ -142,8 +145,16 @@ def metrics(gold: Sequence[str], p_sup: Sequence[float], p_con: Sequence[float],
         per_runs.append(per_label)
     per_label = {label: {k: (round(float(np.mean([r[label][k] for r in per_runs])), 4) if k != "support" else per_runs[0][label][k])
                          for k in per_runs[0][label]} for label in LABELS}
+    by_error: dict[str, float] = {}
+    if errors is not None:
+        supported = [p for p, g in zip(p_sup, gold, strict=True) if g == "supported"]
+        for kind in sorted({e for e, g in zip(errors, gold, strict=True) if e and g != "supported"}):
+            wrong = [p for p, e, g in zip(p_sup, errors, gold, strict=True) if e == kind and g != "supported"]
+            if supported and wrong:
+                by_error[kind] = round(auroc([1] * len(supported) + [0] * len(wrong), supported + wrong), 4)
     return {
         "auroc": round(auroc(y, p_sup), 4),
+        **({"auroc_by_error": by_error} if errors is not None else {}),
         "balanced_accuracy": round(float(np.mean(bal)), 4),
         "macro_f1": round(float(np.mean(macros)), 4),
         "per_label": per_label,
@@ -175,7 +186,8 @@ def evaluate_rows(rows: list[dict[str, Any]], nli: Any, threshold: float | None 
     for i in range(len(rows)):
         p_sup.append(results[i].p_supported)
         p_con.append(results[i].p_contradicted)
-    return metrics([r["label"] for r in rows], p_sup, p_con, seconds, threshold)
+    errors = [r.get("error") for r in rows] if any(r.get("error") for r in rows) else None
+    return metrics([r["label"] for r in rows], p_sup, p_con, seconds, threshold, errors=errors)
 
 
 def evaluate_file(path: str | Path, *, config_path: str | None = None, model: str | None = None,
