@@ -119,3 +119,18 @@ def test_chat_streams_and_keeps_history():
     r = run("chat", "-m", "fake", input="first\nsecond\n")
     assert r.returncode == 0, r.stderr
     assert "pilotfish> echo: first" in r.stdout and "pilotfish> echo: second" in r.stdout
+
+
+def test_the_corpus_chain_recites_citations_unless_disabled(tmp_path, monkeypatch):
+    """``--corpus`` (the README's first command) adds ``recite`` next to the retrievers; PILOTFISH_DISABLE_PLUGINS
+    takes it out without an error."""
+    from pilotfish.cli import pilot_for_command
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "steel.txt").write_text("Steel firm to cut jobs\n\nLakshmi Mittal runs LNM Holdings.")
+    monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PILOTFISH_PRELOAD", "0")
+    assert "recite" in pilot_for_command(None, "fake", (), str(docs), None, False).pm.plugin_names()
+    monkeypatch.setenv("PILOTFISH_DISABLE_PLUGINS", "recite")
+    assert "recite" not in pilot_for_command(None, "fake", (), str(docs), None, False).pm.plugin_names()

@@ -55,3 +55,29 @@ def test_records_are_written_as_questions_finish_and_resume_answers_only_the_res
     assert json.loads(out)["n"] == 3
     code, _, err = run_cli("eval", "qa", "--corpus", corpus, "--queries", qa, "-m", "fake", "--resume")
     assert code == 2 and "--resume needs --records FILE" in err
+
+
+def test_with_recite_both_citation_precisions_are_reported():
+    """The model cites [2] for a fact of passage [1]: ``recite`` moves the marker, and the report gives the
+    precision of the final markers (1.0) next to the model's own (0.0), on the same answers."""
+    import pilotfish
+    from pilotfish.evaluation.qa import evaluate_qa
+    from pilotfish.verifiers.recite import Recite
+
+    docs = [pilotfish.Document("steel#0", "Lakshmi Mittal runs LNM Holdings.", doc_id="steel"),
+            pilotfish.Document("tea#0", "Tea prices rose in India.", doc_id="tea")]
+
+    class Passages:
+        name = "passages"
+
+        @pilotfish.hookimpl
+        def retrieve(self, request, k):
+            return docs[:k]
+
+    pilot = pilotfish.Pilot(model=pilotfish.FakeModel(["LNM Holdings [2]"]), plugins=[Passages(), Recite()],
+                            use_entrypoints=False)
+    rows = [{"id": "q1", "question": "Which company does Lakshmi Mittal run?", "answer": "LNM Holdings",
+             "doc_id": "steel", "evidence": "Lakshmi Mittal runs LNM Holdings."}]
+    report, records = evaluate_qa(pilot, rows)
+    assert records[0]["text"] == "LNM Holdings [1]" and records[0]["citations_ok_unrecited"] == [False]
+    assert report["citation_precision"] == 1.0 and report["citation_precision_unrecited"] == 0.0

@@ -42,9 +42,10 @@ def _ask_options(f: Any) -> Any:
 
 def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
                       index: str | None, verify: bool | None) -> Any:
-    """The Pilot of ``ask``, ``chat`` and ``serve``: ``--corpus`` builds (once) and opens its index and, unless
-    ``--no-verify``, checks the answer claim by claim (``entailment``); its model starts loading at once
-    (``PILOTFISH_PRELOAD=0``: on first use)."""
+    """The Pilot of ``ask``, ``chat`` and ``serve``: ``--corpus`` builds (once) and opens its index, points each
+    cited sentence at the passage holding its answer (``recite``; ``PILOTFISH_DISABLE_PLUGINS=recite`` keeps the
+    model's own markers) and, unless ``--no-verify``, checks the answer claim by claim (``entailment``); its
+    model starts loading at once (``PILOTFISH_PRELOAD=0``: on first use)."""
     if corpus is not None:
         if index is not None:
             raise click.UsageError("give --corpus or --index, not both")
@@ -52,6 +53,11 @@ def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple
 
         index = str(corpus_index(corpus))
     extra = list(plugins)
+    if corpus is not None and "recite" not in extra:
+        from pilotfish.core.manager import installed_plugins
+
+        if "recite" in installed_plugins():  # not when PILOTFISH_DISABLE_PLUGINS names it
+            extra.append("recite")
     if (verify or (verify is None and corpus is not None)) and "entailment" not in extra:
         extra.append("entailment")
     pilot = build_pilot(config_path, model, tuple(extra), index=index)

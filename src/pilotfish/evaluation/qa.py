@@ -9,7 +9,8 @@ Metrics (the names are the keys of ``--json``):
   (lower case, punctuation and the articles a/an/the removed, whitespace collapsed);
 - ``citation_precision``: of the ``[n]`` citations in answers to answerable questions, the share whose
   passage comes from ``doc_id`` and contains the evidence sentence (the retrieval evaluation's hit rule);
-  ``cited`` is the share of those answers with at least one valid ``[n]``;
+  ``cited`` is the share of those answers with at least one valid ``[n]``; with the ``recite`` plugin,
+  ``citation_precision_unrecited`` is the same share for the model's own markers, before ``recite`` moved them;
 - ``unanswerable_refused``: the share of unanswerable questions the pilot refused;
 - ``latency_s_p50`` / ``latency_s_p95``: wall time of ``Pilot.run`` per question (retrieve, generate,
   verify, repair), after one untimed warm-up question;
@@ -97,16 +98,27 @@ def score_answer(row: dict[str, Any], answer: Any) -> dict[str, Any]:
     }
     if gold:
         rec["correct"] = bool(normalize_answer(gold)) and normalize_answer(gold) in normalize_answer(text)
-        evidence = _ws(str(row.get("evidence", "")))
-        cites = [int(n) for n in _CITE.findall(text)]
-        good = []
-        for n in cites:
-            doc = answer.documents[n - 1] if 1 <= n <= len(answer.documents) else None
-            good.append(doc is not None and doc.doc_id == row.get("doc_id") and evidence in _ws(doc.text))
+        cites, good = _citations(row, text, answer.documents)
         rec["citations"] = cites
         rec["citations_ok"] = good
         rec["cited"] = any(1 <= n <= len(answer.documents) for n in cites)
+        recited = (gen.metadata.get("recite") or {}) if gen is not None else {}
+        if recited.get("before") is not None:
+            # the `recite` plugin moved citation markers: how the model's own ones would have scored
+            rec["text_unrecited"] = str(recited["before"])
+            rec["citations_ok_unrecited"] = _citations(row, rec["text_unrecited"], answer.documents)[1]
     return rec
+
+
+def _citations(row: dict[str, Any], text: str, documents: Any) -> tuple[list[int], list[bool]]:
+    """The ``[n]`` of ``text`` and, for each, whether passage n comes from the gold article and holds the evidence."""
+    evidence = _ws(str(row.get("evidence", "")))
+    cites = [int(n) for n in _CITE.findall(text)]
+    good = []
+    for n in cites:
+        doc = documents[n - 1] if 1 <= n <= len(documents) else None
+        good.append(doc is not None and doc.doc_id == row.get("doc_id") and evidence in _ws(doc.text))
+    return cites, good
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -118,6 +130,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     answerable = [r for r in records if r.get("gold")]
     unanswerable = [r for r in records if not r.get("gold")]
     cites = [ok for r in answerable for ok in r["citations_ok"]]
+    unrecited = [ok for r in answerable for ok in r.get("citations_ok_unrecited", r["citations_ok"])]
     latencies = [r["latency_s"] for r in records]
     by_model: dict[str, dict[str, float]] = {}
     n = len(records)
@@ -142,6 +155,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "unanswerable": len(unanswerable),
         "accuracy": share((r["correct"] for r in answerable), len(answerable)),
         "citation_precision": share(cites, len(cites)),
+        **({"citation_precision_unrecited": share(unrecited, len(unrecited))} if any(
+            "citations_ok_unrecited" in r for r in answerable) else {}),
         "cited": share((r["cited"] for r in answerable), len(answerable)),
         "unanswerable_refused": share((r["refused"] for r in unanswerable), len(unanswerable)),
         "answerable_refused": share((r["refused"] for r in answerable), len(answerable)),
@@ -186,6 +201,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"accuracy (gold answer contained):   {pct(report['accuracy'])}",
         f"citation precision:                 {pct(report['citation_precision'])}   "
         f"(answers with a valid [n]: {pct(report['cited'])})",
+        *([f"  without recite (the model's own [n]): {pct(report['citation_precision_unrecited'])}"]
+          if "citation_precision_unrecited" in report else []),
         f"unanswerable refused:               {pct(report['unanswerable_refused'])}   "
         f"(answerable refused: {pct(report['answerable_refused'])})",
         f"latency p50 / p95:                  {report['latency_s_p50']} / {report['latency_s_p95']} s",
