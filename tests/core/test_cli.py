@@ -121,9 +121,10 @@ def test_chat_streams_and_keeps_history():
     assert "pilotfish> echo: first" in r.stdout and "pilotfish> echo: second" in r.stdout
 
 
-def test_the_corpus_chain_recites_citations_unless_disabled(tmp_path, monkeypatch):
-    """``--corpus`` (the README's first command) adds ``recite`` next to the retrievers; PILOTFISH_DISABLE_PLUGINS
-    takes it out without an error."""
+def test_the_corpus_chain_recites_verifies_and_drops(tmp_path, monkeypatch):
+    """``--corpus`` (the README's first command) adds ``recite`` next to the retrievers, and with verification
+    ``entailment`` and ``drop-unsupported`` (unless a repair plugin is named); PILOTFISH_DISABLE_PLUGINS takes
+    ``recite`` out without an error."""
     from pilotfish.cli import pilot_for_command
 
     docs = tmp_path / "docs"
@@ -131,6 +132,12 @@ def test_the_corpus_chain_recites_citations_unless_disabled(tmp_path, monkeypatc
     (docs / "steel.txt").write_text("Steel firm to cut jobs\n\nLakshmi Mittal runs LNM Holdings.")
     monkeypatch.setenv("PILOTFISH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PILOTFISH_PRELOAD", "0")
-    assert "recite" in pilot_for_command(None, "fake", (), str(docs), None, False).pm.plugin_names()
+    names = pilot_for_command(None, "fake", (), str(docs), None, None).pm.plugin_names()
+    assert {"recite", "entailment", "drop-unsupported"} <= set(names)
+    names = pilot_for_command(None, "fake", (), str(docs), None, False).pm.plugin_names()
+    assert "recite" in names and "entailment" not in names and "drop-unsupported" not in names
+    # a configured repair plugin replaces the default one
+    names = pilot_for_command(None, "fake", ("regenerate",), str(docs), None, None).pm.plugin_names()
+    assert "regenerate" in names and "drop-unsupported" not in names
     monkeypatch.setenv("PILOTFISH_DISABLE_PLUGINS", "recite")
     assert "recite" not in pilot_for_command(None, "fake", (), str(docs), None, False).pm.plugin_names()

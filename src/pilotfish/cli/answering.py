@@ -40,12 +40,23 @@ def _ask_options(f: Any) -> Any:
     return f
 
 
+REPAIRS = ("drop-unsupported", "regenerate", "refuse")
+"""The packaged repair plugins; ``--corpus`` adds ``drop-unsupported`` when none of them is configured."""
+
+
+def _has_repair(config_path: str | None, plugins: list[str]) -> bool:
+    from pilotfish.core.config import load_config
+
+    return any(r in plugins or r in load_config(config_path).plugins for r in REPAIRS)
+
+
 def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple[str, ...], corpus: str | None,
                       index: str | None, verify: bool | None) -> Any:
-    """The Pilot of ``ask``, ``chat`` and ``serve``: ``--corpus`` builds (once) and opens its index, points each
-    cited sentence at the passage holding its answer (``recite``; ``PILOTFISH_DISABLE_PLUGINS=recite`` keeps the
-    model's own markers) and, unless ``--no-verify``, checks the answer claim by claim (``entailment``); its
-    model starts loading at once (``PILOTFISH_PRELOAD=0``: on first use)."""
+    """The Pilot of ``ask``, ``chat``, ``serve`` and ``eval qa``: ``--corpus`` builds (once) and opens its index,
+    points each cited sentence at the passage holding its answer (``recite``; ``PILOTFISH_DISABLE_PLUGINS=recite``
+    keeps the model's own markers) and, unless ``--no-verify``, checks the answer claim by claim (``entailment``)
+    and drops the sentences that fail (``drop-unsupported``, unless a repair plugin is configured); its model
+    starts loading at once (``PILOTFISH_PRELOAD=0``: on first use)."""
     if corpus is not None:
         if index is not None:
             raise click.UsageError("give --corpus or --index, not both")
@@ -60,6 +71,9 @@ def pilot_for_command(config_path: str | None, model: str | None, plugins: tuple
             extra.append("recite")
     if (verify or (verify is None and corpus is not None)) and "entailment" not in extra:
         extra.append("entailment")
+        if corpus is not None and not _has_repair(config_path, extra):
+            # sentences the verifier rejects are dropped (an answer with none left becomes a refusal)
+            extra.append("drop-unsupported")
     pilot = build_pilot(config_path, model, tuple(extra), index=index)
     if os.environ.get("PILOTFISH_PRELOAD", "1") != "0":
         pilot.preload()  # the large model loads (~1 s) while the first question is retrieved
