@@ -48,6 +48,13 @@ def test_drop_everything_refuses(make_pilot):
     assert answer.text == REFUSAL and answer.repairs[0].action == "refuse"
 
 
+def test_drop_leaving_only_a_citation_refuses(make_pilot):
+    # a marker after the last full stop is not part of the sentence's span: dropping the sentence leaves "[2]"
+    model = pilotfish.FakeModel(["Sales rose 5%, however. [2]"])
+    answer = make_pilot(KeywordVerifier(["5%"]), DropUnsupported(), model=model).run("q")
+    assert answer.text == REFUSAL and answer.repairs[0].action == "refuse" and answer.refused
+
+
 def test_regenerate_names_claims_and_quotes_evidence(make_pilot):
     model = pilotfish.FakeModel(["Sales rose 5%.", "Sales rose 2%."])
     pilot = make_pilot(KeywordVerifier(["5%"]), Regenerate(), model=model)
