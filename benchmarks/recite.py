@@ -1,7 +1,7 @@
 """Citation precision with and without ``recite``, side by side on the same answers.
 
-The README's RAG pilot (``--corpus bbc``: bm25 + dense, top 5, ``qwen2.5-1.5b``, ``entailment``) answers the dev
-questions once with ``recite`` in the chain; ``recite`` keeps the model's own text in
+The README's RAG pilot (``--corpus bbc``: bm25 + dense, top 5, ``qwen2.5-1.5b``, ``recite``, ``entailment``,
+``drop-unsupported``) answers the dev questions once; ``recite`` keeps the model's own text in
 ``Generation.metadata["recite"]``, so each answer's markers are scored twice: as the model wrote them (the
 baseline, the large model alone) and as ``recite`` moved them. Same answers, same passages, one run.
 
@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from typing import Any
 
 from devdata import QA_DEV, dev_file
-
-_CITE = re.compile(r"\[(\d+)\]")
 
 
 def run_eval(queries: str, limit: int | None, plugins: list[str]) -> list[dict[str, Any]]:

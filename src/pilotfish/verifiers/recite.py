@@ -4,7 +4,7 @@ A large model that answers right often cites the wrong passage: on the BBC dev q
 ``[n]`` named a passage without the evidence in 16 of 42 citations, in 9 correct answers ("36% [4]" where
 passage 2 says it). The fix needs no second model call. For each sentence of the answer
 that cites passages, the words it adds to the question (its content words that the question does not have:
-the answer itself, "barry", "nelson") are looked up in every passage of the prompt. When another passage
+the answer itself, "36") are looked up in every passage of the prompt. When another passage
 holds more of them than the best cited one, the sentence's markers are replaced by that passage's number
 (ties keep the cited passage; among other passages the higher-ranked wins); otherwise cited passages that hold
 none of them are dropped from the sentence's markers when another cited one holds some. A sentence about
