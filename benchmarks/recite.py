@@ -29,7 +29,7 @@ def run_eval(queries: str, limit: int | None, plugins: list[str]) -> list[dict[s
     from pilotfish.evaluation.qa import evaluate_qa, load_qa, print_progress
 
     rows = load_qa(queries)[:limit]
-    pilot = pilot_for_command(None, None, tuple(["recite", *plugins]), "bbc", None, True)
+    pilot = pilot_for_command(None, None, tuple(plugins), "bbc", None, None)  # --corpus adds recite
     _, records = evaluate_qa(pilot, rows, progress=print_progress)
     return records
 

@@ -14,6 +14,10 @@ def test_sentences_citations_stripped_and_kept():
 def test_citation_after_full_stop_and_ranges():
     claims = split_claims("Sales rose. [2] He quit [1-3]! Done")
     assert [(c.text, c.citations) for c in claims] == [("Sales rose.", [2]), ("He quit!", [1, 2, 3]), ("Done", [])]
+    # markers after the last full stop, or on a line of their own, belong to the sentence before them
+    for text in ("Sales rose, however. [2]", "Sales rose, however.\n[2]"):
+        (claim,) = split_claims(text)
+        assert claim.citations == [2] and claim.span == (0, len(text))
 
 
 def test_empty_and_citation_only():

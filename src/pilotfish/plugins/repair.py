@@ -15,7 +15,6 @@ and a ``span`` into the answer) are used to drop sentences; validator failures w
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field
@@ -23,7 +22,6 @@ from pydantic import Field
 from pilotfish.core.hookspecs import hookimpl
 from pilotfish.core.plugin import Plugin, PluginOptions
 from pilotfish.core.types import Document, RepairResult, Request, Verdict
-from pilotfish.verifiers.claims import CITATION
 
 REFUSAL = "The sources do not support an answer to this question."
 
@@ -84,7 +82,7 @@ class DropUnsupported(Plugin):
         if not dropped:
             return None
         claims = "; ".join(f"[{v.label}] {v.claim}" for v in dropped)
-        if not re.search(r"\w", CITATION.sub("", new)):  # nothing left but markers ("... however. [2]" -> "[2]")
+        if not new.strip():
             return RepairResult(self.options.refusal, "refuse", note=f"every claim failed: {claims}")
         return RepairResult(new, "drop", note=f"dropped {len(dropped)} claim(s): {claims}")
 

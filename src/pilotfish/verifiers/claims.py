@@ -93,13 +93,18 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         start = m.end()
     if text[start:].strip():
         spans.append((start, len(text)))
-    # trim whitespace
-    out = []
+    # trim whitespace; a fragment of markers alone ("... however.\n[2]", or "[2]" after the last full stop)
+    # belongs to the sentence before it
+    out: list[tuple[int, int]] = []
     for a, b in spans:
         seg = text[a:b]
         a += len(seg) - len(seg.lstrip())
         b -= len(seg) - len(seg.rstrip())
-        if b > a:
+        if b <= a:
+            continue
+        if out and not re.search(r"[A-Za-z0-9]", CITATION.sub("", text[a:b])):
+            out[-1] = (out[-1][0], b)
+        else:
             out.append((a, b))
     return out
 

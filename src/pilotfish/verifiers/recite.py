@@ -62,17 +62,9 @@ def recite(text: str, question: str, documents: list[Document]) -> tuple[str, li
         return text, []
     passages = [_words(_shown(d)) for d in documents]
     asked = _words(question)
-    spans = split_sentences(text)
-    # a citation-only fragment ("... lead. \n[1]") belongs to the sentence before it
-    merged: list[list[int]] = []
-    for a, b in spans:
-        if merged and not re.search(r"[A-Za-z0-9]", CITATION.sub("", text[a:b])):
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
     out, last, changes = [], 0, []
     previous: set[str] = set()
-    for i, (a, b) in enumerate(merged):
+    for i, (a, b) in enumerate(split_sentences(text)):
         raw = text[a:b]
         cited = [n for m in CITATION.finditer(raw) for n in parse_citations(m.group(1))]
         own = _words(CITATION.sub(" ", raw)) - asked
